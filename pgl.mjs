@@ -1,0 +1,15 @@
+import { PGlite } from '@electric-sql/pglite';
+let t=Date.now();
+const db = await PGlite.create('/tmp/pgltest1');
+console.log('create', Date.now()-t); t=Date.now();
+console.log((await db.query('select version()')).rows);
+await db.exec('create table if not exists t(a int)');
+const dump = await db.dumpDataDir('none');
+console.log('dump', Date.now()-t, dump.size); t=Date.now();
+await db.close();
+const db2 = await PGlite.create({loadDataDir: dump});
+console.log('load', Date.now()-t); t=Date.now();
+console.log((await db2.query('select count(*) from t')).rows);
+const db3 = await PGlite.create('/tmp/pgltest1');
+console.log('reopen', Date.now()-t);
+console.log(process.memoryUsage().rss/1e6);
