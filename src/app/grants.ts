@@ -1,0 +1,204 @@
+// Grants: list them, end them early (revoke, release), extend them, and the
+// one access decision every enforcement point asks for.
+import type { Transaction } from 'kysely';
+import { decide, type Decision, requestCommand } from '../domain/decide.js';
+import { AppError, badInput, notFound } from '../domain/errors.js';
+import { effectiveGrantState, type GrantState } from '../domain/grant.js';
+import { canonicalResource, parseResource, resourceOverlaps, validateAction } from '../domain/resource.js';
+import type { DB } from '../store/schema.js';
+import { type AuditInput, appendAudit } from './audit-log.js';
+import { type Actor, type AppContext, activeIdentity, inTransaction, requireAdmin } from './context.js';
+import { createRequest, jsonList } from './requests.js';
+import { type GrantDto, type GrantRow, grantDto, grantView } from './views.js';
+
+const OPEN: GrantState[] = ['scheduled', 'active'];
+
+export interface GrantFilter {
+  subject?: string | undefined;
+  state?: GrantState | undefined;
+  resource?: string | undefined;
+  limit?: number | undefined;
+}
+
+export async function listGrants(ctx: AppContext, actor: Actor, f: GrantFilter): Promise<GrantDto[]> {
+  const now = ctx.clock.now();
+  let q = ctx.db.selectFrom('grants').selectAll().orderBy('created_at', 'desc').limit(Math.min(f.limit ?? 100, 1000));
+  const subject = actor.admin ? f.subject : actor.name;
+  if (!actor.admin && f.subject && f.subject !== actor.name) return [];
+  if (subject) q = q.where('subject', '=', subject);
+  // Stored state can lag behind the clock; filter on what the grant is now.
+  if (f.state === 'active' || f.state === 'scheduled') q = q.where('state', 'in', OPEN).where('ends_at', '>', now);
+  else if (f.state === 'expired') q = q.where((eb) => eb.or([eb('state', '=', 'expired'), eb.and([eb('state', 'in', OPEN), eb('ends_at', '<=', now)])]));
+  else if (f.state) q = q.where('state', '=', f.state);
+  const rows = await q.execute();
+  let out = rows.map((r) => grantDto(r, now));
+  if (f.state) out = out.filter((g) => g.state === f.state);
+  if (f.resource) {
+    const p = parseResource(f.resource);
+    if (!p.ok) throw badInput(`resource: ${p.error}`, { field: 'resource' });
+    out = out.filter((g) => g.resources.some((r) => {
+      const gr = parseResource(r);
+      return gr.ok && resourceOverlaps(gr.value, p.value);
+    }));
+  }
+  return out;
+}
+
+export async function getGrant(ctx: AppContext, actor: Actor, id: string): Promise<GrantDto & { reason: string; ticket: string | null }> {
+  const g = await ctx.db
+    .selectFrom('grants')
+    .innerJoin('access_requests', 'access_requests.id', 'grants.request_id')
+    .selectAll('grants')
+    .select(['access_requests.reason', 'access_requests.ticket'])
+    .where('grants.id', '=', id)
+    .executeTakeFirst();
+  if (!g || (!actor.admin && g.subject !== actor.name)) throw notFound(`grant ${id}`);
+  return { ...grantDto(g, ctx.clock.now()), reason: g.reason, ticket: g.ticket };
+}
+
+/** End open grants now. Rows must already be locked by the caller's transaction. */
+async function endGrants(tx: Transaction<DB>, rows: GrantRow[], state: 'revoked' | 'released', by: string, reason: string, now: Date): Promise<AuditInput[]> {
+  const events: AuditInput[] = [];
+  for (const g of rows) {
+    const current = effectiveGrantState(grantView(g), now);
+    if (!OPEN.includes(current)) continue;
+    await tx.updateTable('grants').set({ state, ended_at: now, ended_by: by, end_reason: reason }).where('id', '=', g.id).execute();
+    events.push({
+      type: `grant.${state}`,
+      actor: by,
+      subject: g.subject,
+      grantId: g.id,
+      requestId: g.request_id,
+      resource: jsonList(g.resources).join(' '),
+      action: jsonList(g.actions).join(' '),
+      reason,
+    });
+  }
+  return events;
+}
+
+async function endOne(ctx: AppContext, actor: Actor, id: string, state: 'revoked' | 'released', reason: string): Promise<GrantDto> {
+  const now = ctx.clock.now();
+  await inTransaction(ctx, async (tx) => {
+    const g = await tx.selectFrom('grants').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!g || (!actor.admin && g.subject !== actor.name)) throw notFound(`grant ${id}`);
+    if (state === 'released' && g.subject !== actor.name) throw new AppError('permission_denied', 'only the holder releases a grant; admins revoke it');
+    const current = effectiveGrantState(grantView(g), now);
+    if (current === state) return; // repeating it changes nothing
+    if (!OPEN.includes(current)) throw new AppError('conflict', `grant ${id} has already ended (${current})`);
+    await appendAudit(tx, now, await endGrants(tx, [g], state, actor.name, reason, now));
+  });
+  return getGrant(ctx, actor, id);
+}
+
+export function revokeGrant(ctx: AppContext, actor: Actor, id: string, reason: string | undefined): Promise<GrantDto> {
+  requireAdmin(actor);
+  return endOne(ctx, actor, id, 'revoked', reason?.trim() || 'revoked by an admin');
+}
+
+export function releaseGrant(ctx: AppContext, actor: Actor, id: string): Promise<GrantDto> {
+  return endOne(ctx, actor, id, 'released', 'released by its holder');
+}
+
+/** Incident response: end every open grant that touches the pattern. */
+export async function revokeByResource(ctx: AppContext, actor: Actor, pattern: string, reason: string | undefined): Promise<GrantDto[]> {
+  requireAdmin(actor);
+  const p = parseResource(pattern);
+  if (!p.ok) throw badInput(`resource: ${p.error}`, { field: 'resource' });
+  const now = ctx.clock.now();
+  const ids = await inTransaction(ctx, async (tx) => {
+    const rows = await tx.selectFrom('grants').selectAll().where('state', 'in', OPEN).where('ends_at', '>', now).orderBy('id').forUpdate().execute();
+    const hit = rows.filter((g) =>
+      jsonList(g.resources).some((r) => {
+        const gr = parseResource(r);
+        return !gr.ok || resourceOverlaps(gr.value, p.value);
+      }),
+    );
+    const why = reason?.trim() || `all grants on ${pattern} revoked`;
+    const events = await endGrants(tx, hit, 'revoked', actor.name, why, now);
+    events.push({ type: 'admin.revoke_by_resource', actor: actor.name, resource: pattern, reason: why, details: { grants: hit.map((g) => g.id) } });
+    await appendAudit(tx, now, events);
+    return hit.map((g) => g.id);
+  });
+  if (ids.length === 0) return [];
+  const rows = await ctx.db.selectFrom('grants').selectAll().where('id', 'in', ids).execute();
+  return rows.map((r) => grantDto(r, now));
+}
+
+/** Ends every open grant of a subject, in the caller's transaction (offboarding). */
+export async function revokeAllOf(tx: Transaction<DB>, subject: string, by: string, reason: string, now: Date): Promise<AuditInput[]> {
+  const rows = await tx.selectFrom('grants').selectAll().where('subject', '=', subject).where('state', 'in', OPEN).orderBy('id').forUpdate().execute();
+  return endGrants(tx, rows, 'revoked', by, reason, now);
+}
+
+/** Extending asks again through the policy: it files a request bound to the grant. */
+export async function extendGrant(ctx: AppContext, actor: Actor, id: string, input: { duration?: string; reason: string }) {
+  const g = await ctx.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!g || g.subject !== actor.name) throw notFound(`grant ${id}`);
+  const state = effectiveGrantState(grantView(g), ctx.clock.now());
+  if (!OPEN.includes(state)) throw new AppError('conflict', `grant ${id} has already ended (${state}); request access anew`);
+  return createRequest(
+    ctx,
+    actor,
+    { resources: jsonList(g.resources), actions: jsonList(g.actions), duration: input.duration, reason: input.reason },
+    { id },
+  );
+}
+
+export interface CheckInput {
+  subject: string;
+  action: string;
+  resource: string;
+  /** count one use of a use-bound grant when allowed */
+  consume?: boolean | undefined;
+}
+
+export type CheckResult = Decision & { subject: string; action: string; resource: string; at: string };
+
+/**
+ * The decision, audited. Unknown resources and unknown or disabled subjects get
+ * the same answer as a missing grant, so a denial says nothing about what exists.
+ */
+export async function check(ctx: AppContext, actor: Actor, input: CheckInput): Promise<CheckResult> {
+  if (input.subject !== actor.name && !actor.admin) throw new AppError('permission_denied', 'you may check your own access; checking others needs an admin');
+  const p = parseResource(input.resource);
+  if (!p.ok) throw badInput(`resource: ${p.error}`, { field: 'resource' });
+  if (p.value.name.includes('*') || p.value.scope?.includes('*')) throw badInput('resource: name one concrete resource, not a pattern', { field: 'resource' });
+  const v = validateAction(p.value, input.action);
+  if (!v.ok) throw badInput(`action: ${v.error}`, { field: 'action' });
+  const resource = canonicalResource(p.value);
+  const now = ctx.clock.now();
+  return inTransaction(ctx, async (tx) => {
+    const who = await activeIdentity(ctx, tx, input.subject);
+    let decision: Decision;
+    const events: AuditInput[] = [];
+    if (!who) {
+      decision = { allow: false, reason: `no active grant for ${input.action} on ${resource}`, request: requestCommand(input.action, p.value) };
+    } else {
+      let q = tx.selectFrom('grants').selectAll().where('subject', '=', input.subject).where('state', 'in', OPEN).where('ends_at', '>', now);
+      if (input.consume) q = q.forUpdate();
+      const rows = await q.execute();
+      decision = decide(rows.map(grantView), { subject: input.subject, action: input.action, resource: p.value }, now);
+      const d = decision;
+      if (d.allow && input.consume && d.usesLeft !== null) {
+        const uses = rows.find((r) => r.id === d.grantId)!.uses + 1;
+        const consumed = d.usesLeft <= 1;
+        await tx.updateTable('grants').set({ uses, ...(consumed ? { state: 'consumed', ended_at: now, ended_by: 'ajar', end_reason: 'all uses consumed' } : {}) }).where('id', '=', d.grantId).execute();
+        decision = { ...d, usesLeft: d.usesLeft - 1 };
+        if (consumed) events.push({ type: 'grant.consumed', actor: 'ajar', subject: input.subject, grantId: d.grantId, resource, action: input.action });
+      }
+    }
+    events.unshift({
+      type: 'access.checked',
+      actor: actor.name,
+      subject: input.subject,
+      resource,
+      action: input.action,
+      grantId: decision.allow ? decision.grantId : null,
+      outcome: decision.allow ? 'allow' : 'deny',
+      reason: decision.allow ? null : decision.reason,
+    });
+    await appendAudit(tx, now, events);
+    return { ...decision, subject: input.subject, action: input.action, resource, at: now.toISOString() };
+  });
+}

@@ -1,0 +1,356 @@
+// Access requests: file one, review it, cancel it. Every change is one
+// transaction holding the row lock, the change and its audit events.
+import type { Kysely, Transaction } from 'kysely';
+import type { Identity } from '../config.js';
+import { parseDuration } from '../domain/duration.js';
+import { AppError, badInput, notFound } from '../domain/errors.js';
+import { effectiveRequestState, type RequestState } from '../domain/grant.js';
+import { canonicalResource, isPattern, parseResource, type Resource, validateAction } from '../domain/resource.js';
+import { type ApprovalStage, approvalProgress, canApproveStage, evaluateRequest, isFullyApproved, type Plan } from '../policy/policy.js';
+import type { DB } from '../store/schema.js';
+import { type AuditInput, appendAudit } from './audit-log.js';
+import { type Actor, type AppContext, inTransaction, newId } from './context.js';
+import { type RequestDto, type RequestRow, requestDto } from './views.js';
+
+export interface RequestInput {
+  resources: string[];
+  actions: string[];
+  duration?: string | undefined;
+  startAt?: string | undefined;
+  reason: string;
+  ticket?: string | undefined;
+  maxUses?: number | undefined;
+}
+
+const MAX_START_AHEAD_S = 30 * 86400;
+
+/** Parse and check the resources of a request against the configured ones. */
+export function resolveResources(ctx: AppContext, texts: string[], actions: string[]): Resource[] {
+  if (texts.length === 0) throw badInput('resources: name at least one resource');
+  if (actions.length === 0) throw badInput('actions: name at least one action');
+  const out: Resource[] = [];
+  for (const text of texts) {
+    const p = parseResource(text);
+    if (!p.ok) throw badInput(`resources: ${p.error}`, { field: 'resources' });
+    const r = p.value;
+    if (r.name.includes('*')) throw badInput(`resources: "${text}": name one resource; patterns are allowed in the branch or ref part only`, { field: 'resources' });
+    const known = ctx.config.resources.some(
+      (c) => c.resource.kind === r.kind && c.resource.name === r.name && (r.kind !== 'env' || c.resource.scope === r.scope),
+    );
+    if (!known) throw badInput(`resources: unknown resource "${text}"; see \`ajar resources\` for the ones Ajar manages`, { field: 'resources' });
+    if (r.kind === 'env' && isPattern(r)) throw badInput(`resources: "${text}": name one environment`, { field: 'resources' });
+    for (const a of actions) {
+      const v = validateAction(r, a);
+      if (!v.ok) throw badInput(`actions: ${v.error}`, { field: 'actions' });
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+function durationSeconds(text: string | undefined, plan: Plan): number {
+  if (text === undefined) return plan.defaultDurationSeconds;
+  const d = parseDuration(text);
+  if (!d.ok) throw badInput(`duration: ${d.error}`, { field: 'duration' });
+  if (d.value > plan.maxDurationSeconds) {
+    throw badInput(`duration: ${text} is longer than the ${fmt(plan.maxDurationSeconds)} the policy allows (rule ${plan.rules.join(', ')})`, { field: 'duration' });
+  }
+  return d.value;
+}
+
+const fmt = (s: number) => (s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`);
+
+function checkReason(reason: unknown, ticket: unknown) {
+  if (typeof reason !== 'string' || reason.trim().length === 0) throw badInput('reason: say why you need this access', { field: 'reason' });
+  if (reason.length > 2000) throw badInput('reason: at most 2000 characters', { field: 'reason' });
+  if (ticket !== undefined && (typeof ticket !== 'string' || ticket.length === 0 || ticket.length > 200)) {
+    throw badInput('ticket: between 1 and 200 characters', { field: 'ticket' });
+  }
+}
+
+export async function createRequest(ctx: AppContext, actor: Actor, input: RequestInput, extendsGrant?: { id: string }): Promise<RequestDto> {
+  if (actor.via === 'local') throw new AppError('permission_denied', 'requests are filed by a person or service account with a token, not by the local admin');
+  checkReason(input.reason, input.ticket);
+  const resources = resolveResources(ctx, input.resources, input.actions);
+  const actions = [...new Set(input.actions)];
+  const ev = evaluateRequest(ctx.config.policy, actor, resources, actions);
+  if (!ev.eligible) throw new AppError('permission_denied', ev.reason);
+  const plan = ev.plan;
+  const duration = durationSeconds(input.duration, plan);
+  const now = ctx.clock.now();
+  let startAt: Date | null = null;
+  if (input.startAt !== undefined) {
+    startAt = new Date(input.startAt);
+    if (Number.isNaN(startAt.getTime())) throw badInput('start: not a time; use ISO 8601, e.g. 2026-12-01T09:00:00Z', { field: 'start' });
+    if (startAt.getTime() < now.getTime() - 60_000) throw badInput('start: is in the past', { field: 'start' });
+    if (startAt.getTime() > now.getTime() + MAX_START_AHEAD_S * 1000) throw badInput('start: at most 30 days ahead', { field: 'start' });
+  }
+  let maxUses: number | null = plan.maxUses;
+  if (input.maxUses !== undefined) {
+    if (!Number.isInteger(input.maxUses) || input.maxUses < 1 || input.maxUses > 10000) throw badInput('uses: a whole number from 1 to 10000', { field: 'uses' });
+    if (plan.maxUses !== null && input.maxUses > plan.maxUses) throw badInput(`uses: the policy allows at most ${plan.maxUses}`, { field: 'uses' });
+    maxUses = input.maxUses;
+  }
+  const id = newId('req');
+  const canonical = resources.map(canonicalResource);
+  const row = {
+    id,
+    requester: actor.name,
+    resources: JSON.stringify(canonical),
+    actions: JSON.stringify(actions),
+    duration_seconds: duration,
+    start_at: startAt,
+    max_uses: maxUses,
+    reason: input.reason.trim(),
+    ticket: input.ticket ?? null,
+    extends_grant_id: extendsGrant?.id ?? null,
+    state: 'pending',
+    plan: JSON.stringify(plan),
+    policy_version: ctx.policyVersion,
+    created_at: now,
+    expires_at: new Date(now.getTime() + ctx.config.policy.pendingTtlSeconds * 1000),
+  };
+  await inTransaction(ctx, async (tx) => {
+    await tx.insertInto('access_requests').values(row).execute();
+    const events: AuditInput[] = [
+      {
+        type: extendsGrant ? 'grant.extension_requested' : 'request.created',
+        actor: actor.name,
+        subject: actor.name,
+        resource: canonical.join(' '),
+        action: actions.join(' '),
+        requestId: id,
+        grantId: extendsGrant?.id ?? null,
+        reason: row.reason,
+        details: { duration, startAt: startAt?.toISOString() ?? null, ticket: row.ticket, maxUses, rules: plan.rules, policyVersion: ctx.policyVersion },
+      },
+    ];
+    if (plan.auto) {
+      events.push(...(await approve(ctx, tx, await lockRequest(tx, id), `policy:${plan.rules.join(',')}`, 'auto-approved by policy', now)));
+    }
+    await appendAudit(tx, now, events);
+  });
+  return getRequest(ctx, actor, id);
+}
+
+async function lockRequest(tx: Transaction<DB>, id: string): Promise<RequestRow> {
+  const r = await tx.selectFrom('access_requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  if (!r) throw notFound(`request ${id}`);
+  return r;
+}
+
+/**
+ * Mark a locked pending request approved and create its grant (or extend the
+ * grant it extends). The grant's window starts now or at the requested start,
+ * never at request time.
+ */
+async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: string, reason: string | null, now: Date): Promise<AuditInput[]> {
+  await tx
+    .updateTable('access_requests')
+    .set({ state: 'approved', decided_at: now, decided_by: by, decision_reason: reason })
+    .where('id', '=', r.id)
+    .execute();
+  const plan = JSON.parse(typeof r.plan === 'string' ? r.plan : JSON.stringify(r.plan)) as Plan;
+  const events: AuditInput[] = [
+    { type: 'request.approved', actor: by, subject: r.requester, requestId: r.id, reason, resource: list(r.resources), action: list(r.actions) },
+  ];
+  if (r.extends_grant_id) {
+    const g = await tx.selectFrom('grants').selectAll().where('id', '=', r.extends_grant_id).forUpdate().executeTakeFirst();
+    if (!g || !['scheduled', 'active'].includes(g.state) || new Date(g.ends_at) <= now) {
+      throw new AppError('failed_precondition', `grant ${r.extends_grant_id} has ended and cannot be extended; request access anew`);
+    }
+    const newEnd = new Date(Math.max(new Date(g.ends_at).getTime(), now.getTime() + r.duration_seconds * 1000));
+    await tx.updateTable('grants').set({ ends_at: newEnd }).where('id', '=', g.id).execute();
+    events.push({
+      type: 'grant.extended',
+      actor: by,
+      subject: g.subject,
+      grantId: g.id,
+      requestId: r.id,
+      resource: list(g.resources),
+      action: list(g.actions),
+      details: { from: new Date(g.ends_at).toISOString(), to: newEnd.toISOString() },
+    });
+    return events;
+  }
+  const start = r.start_at && new Date(r.start_at) > now ? new Date(r.start_at) : now;
+  const end = new Date(start.getTime() + r.duration_seconds * 1000);
+  const grantId = newId('grt');
+  await tx
+    .insertInto('grants')
+    .values({
+      id: grantId,
+      request_id: r.id,
+      subject: r.requester,
+      resources: JSON.stringify(jsonList(r.resources)),
+      actions: JSON.stringify(jsonList(r.actions)),
+      starts_at: start,
+      ends_at: end,
+      max_uses: r.max_uses,
+      state: start > now ? 'scheduled' : 'active',
+      auto_approved: plan.auto,
+      created_at: now,
+    })
+    .execute();
+  events.push({
+    type: 'grant.created',
+    actor: by,
+    subject: r.requester,
+    grantId,
+    requestId: r.id,
+    resource: list(r.resources),
+    action: list(r.actions),
+    reason: r.reason,
+    details: { startsAt: start.toISOString(), endsAt: end.toISOString(), maxUses: r.max_uses, state: start > now ? 'scheduled' : 'active' },
+  });
+  return events;
+}
+
+const jsonList = (v: unknown): string[] => (typeof v === 'string' ? JSON.parse(v) : v) as string[];
+const list = (v: unknown) => jsonList(v).join(' ');
+
+async function approverIdentities(ctx: AppContext, db: Kysely<DB> | Transaction<DB>, requestId: string): Promise<Identity[]> {
+  const rows = await db.selectFrom('request_reviews').select('reviewer').where('request_id', '=', requestId).where('decision', '=', 'approve').execute();
+  return rows.map((r) => ctx.config.identities.get(r.reviewer)).filter((x): x is Identity => !!x);
+}
+
+/** Pending requests whose TTL passed are expired when touched, even before the sweeper gets to them. */
+async function expireIfDue(tx: Transaction<DB>, r: RequestRow, now: Date): Promise<AuditInput[]> {
+  if (r.state !== 'pending' || effectiveRequestState({ state: 'pending', expiresAt: new Date(r.expires_at) }, now) !== 'expired') return [];
+  await tx.updateTable('access_requests').set({ state: 'expired', decided_at: now, decided_by: 'ajar', decision_reason: 'no decision before the request expired' }).where('id', '=', r.id).execute();
+  r.state = 'expired';
+  return [{ type: 'request.expired', actor: 'ajar', subject: r.requester, requestId: r.id, reason: 'no decision before the request expired' }];
+}
+
+export async function reviewRequest(
+  ctx: AppContext,
+  actor: Actor,
+  id: string,
+  decision: 'approve' | 'deny',
+  reason: string | undefined,
+): Promise<{ request: RequestDto; changed: boolean }> {
+  if (decision === 'deny' && (!reason || reason.trim() === '')) throw badInput('reason: say why you deny the request', { field: 'reason' });
+  if (reason !== undefined && reason.length > 2000) throw badInput('reason: at most 2000 characters', { field: 'reason' });
+  const now = ctx.clock.now();
+  const changed = await inTransaction(ctx, async (tx) => {
+    const r = await tx.selectFrom('access_requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!r || !(await canSee(ctx, tx, actor, r))) throw notFound(`request ${id}`);
+    // The requester never approves their own request, admins included.
+    if (r.requester === actor.name) throw new AppError('permission_denied', 'you cannot review your own request');
+    const mine = await tx.selectFrom('request_reviews').selectAll().where('request_id', '=', id).where('reviewer', '=', actor.name).executeTakeFirst();
+    if (mine) {
+      if (mine.decision === decision) return false; // a repeated decision is a no-op
+      throw new AppError('conflict', `you already ${mine.decision === 'approve' ? 'approved' : 'denied'} this request`);
+    }
+    const expired = await expireIfDue(tx, r, now);
+    if (expired.length > 0) {
+      await appendAudit(tx, now, expired);
+      return 'expired' as const;
+    }
+    if (r.state !== 'pending') throw new AppError('conflict', `request ${id} is already ${r.state}`);
+    const plan = JSON.parse(typeof r.plan === 'string' ? r.plan : JSON.stringify(r.plan)) as Plan;
+    if (!plan.stages.some((s) => canApproveStage(s, actor))) {
+      throw new AppError('permission_denied', `you are not an approver of this request (${describeStages(plan.stages)})`);
+    }
+    await tx.insertInto('request_reviews').values({ request_id: id, reviewer: actor.name, decision, reason: reason?.trim() || null, created_at: now }).execute();
+    const events: AuditInput[] = [];
+    if (decision === 'deny') {
+      await tx.updateTable('access_requests').set({ state: 'denied', decided_at: now, decided_by: actor.name, decision_reason: reason!.trim() }).where('id', '=', id).execute();
+      events.push({ type: 'request.denied', actor: actor.name, subject: r.requester, requestId: id, reason: reason!.trim(), resource: list(r.resources), action: list(r.actions) });
+    } else {
+      const approvers = await approverIdentities(ctx, tx, id);
+      events.push({ type: 'request.reviewed', actor: actor.name, subject: r.requester, requestId: id, outcome: 'approve', reason: reason?.trim() || null });
+      if (isFullyApproved(plan.stages, approvers)) events.push(...(await approve(ctx, tx, r, actor.name, reason?.trim() || null, now)));
+    }
+    await appendAudit(tx, now, events);
+    return true;
+  });
+  if (changed === 'expired') throw new AppError('conflict', `request ${id} expired before it was decided`);
+  return { request: await getRequest(ctx, actor, id), changed };
+}
+
+export function describeStages(stages: ApprovalStage[]): string {
+  return stages
+    .map((s) => `${s.count} of ${[...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`)].join(' or ')}`)
+    .join('; ');
+}
+
+export async function cancelRequest(ctx: AppContext, actor: Actor, id: string): Promise<RequestDto> {
+  const now = ctx.clock.now();
+  await inTransaction(ctx, async (tx) => {
+    const r = await tx.selectFrom('access_requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!r || !(await canSee(ctx, tx, actor, r))) throw notFound(`request ${id}`);
+    if (r.requester !== actor.name && !actor.admin) throw new AppError('permission_denied', 'only the requester or an admin can cancel a request');
+    if (r.state === 'cancelled') return;
+    const expired = await expireIfDue(tx, r, now);
+    if (expired.length > 0) return appendAudit(tx, now, expired);
+    if (r.state !== 'pending') throw new AppError('conflict', `request ${id} is already ${r.state}`);
+    await tx.updateTable('access_requests').set({ state: 'cancelled', decided_at: now, decided_by: actor.name, decision_reason: 'cancelled' }).where('id', '=', id).execute();
+    await appendAudit(tx, now, [{ type: 'request.cancelled', actor: actor.name, subject: r.requester, requestId: id }]);
+  });
+  return getRequest(ctx, actor, id);
+}
+
+/** Who may see a request: its requester, the people who may review it, and admins. */
+async function canSee(ctx: AppContext, _db: Kysely<DB> | Transaction<DB>, actor: Actor, r: RequestRow): Promise<boolean> {
+  if (actor.admin || r.requester === actor.name) return true;
+  const plan = (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
+  return plan.stages.some((s) => canApproveStage(s, actor));
+}
+
+async function toDto(ctx: AppContext, db: Kysely<DB>, rows: RequestRow[]): Promise<RequestDto[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const reviews = await db.selectFrom('request_reviews').selectAll().where('request_id', 'in', ids).orderBy('created_at').execute();
+  const grants = await db.selectFrom('grants').select(['id', 'request_id']).where('request_id', 'in', ids).execute();
+  const now = ctx.clock.now();
+  return rows.map((r) => {
+    const mine = reviews.filter((v) => v.request_id === r.id);
+    const approvers = mine
+      .filter((v) => v.decision === 'approve')
+      .map((v) => ctx.config.identities.get(v.reviewer))
+      .filter((x): x is Identity => !!x);
+    const plan = (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
+    const have = approvalProgress(plan.stages, approvers).map((p) => p.have);
+    return requestDto(r, mine, grants.find((g) => g.request_id === r.id)?.id ?? null, now, have);
+  });
+}
+
+export async function getRequest(ctx: AppContext, actor: Actor, id: string): Promise<RequestDto> {
+  const r = await ctx.db.selectFrom('access_requests').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!r || !(await canSee(ctx, ctx.db, actor, r))) throw notFound(`request ${id}`);
+  return (await toDto(ctx, ctx.db, [r]))[0]!;
+}
+
+export interface RequestFilter {
+  state?: RequestState | undefined;
+  requester?: string | undefined;
+  /** only requests the actor may review and has not reviewed */
+  toReview?: boolean | undefined;
+  limit?: number | undefined;
+}
+
+export async function listRequests(ctx: AppContext, actor: Actor, f: RequestFilter): Promise<RequestDto[]> {
+  const now = ctx.clock.now();
+  let q = ctx.db.selectFrom('access_requests').selectAll().orderBy('created_at', 'desc').limit(Math.min(f.limit ?? 100, 1000));
+  if (f.state === 'pending') q = q.where('state', '=', 'pending').where('expires_at', '>', now);
+  else if (f.state === 'expired') q = q.where((eb) => eb.or([eb('state', '=', 'expired'), eb.and([eb('state', '=', 'pending'), eb('expires_at', '<=', now)])]));
+  else if (f.state) q = q.where('state', '=', f.state);
+  if (f.requester) q = q.where('requester', '=', f.requester);
+  if (f.toReview) q = q.where('requester', '<>', actor.name).where('state', '=', 'pending').where('expires_at', '>', now);
+  else if (!actor.admin && !f.toReview) q = q.where('requester', '=', actor.name);
+  let rows = await q.execute();
+  if (f.toReview) {
+    rows = rows.filter((r) => {
+      const plan = (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
+      return plan.stages.some((s) => canApproveStage(s, actor));
+    });
+    const reviewed = rows.length
+      ? await ctx.db.selectFrom('request_reviews').select('request_id').where('reviewer', '=', actor.name).where('request_id', 'in', rows.map((r) => r.id)).execute()
+      : [];
+    rows = rows.filter((r) => !reviewed.some((v) => v.request_id === r.id));
+  }
+  return toDto(ctx, ctx.db, rows);
+}
+
+export { expireIfDue, jsonList };

@@ -1,0 +1,286 @@
+// The config file: identities, resources and the basic policy. Validated once at
+// start-up; every error names file:line:col and says how to fix it, and nothing
+// starts on a bad file.
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from './domain/duration.js';
+import { globMatch } from './domain/glob.js';
+import {
+  ACTIONS,
+  canonicalResource,
+  parseResource,
+  type Resource,
+  validateAction,
+} from './domain/resource.js';
+import type { Policy, PolicyRule } from './policy/policy.js';
+
+const NAME = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'use lower-case letters, digits, ".", "_" and "-" (at most 64)');
+const DURATION = z.string().refine((s) => parseDuration(s).ok, 'write a duration like 30m, 2h, 1h30m or 7d');
+const LABELS = z.record(z.string(), z.string());
+
+const identitySchema = z.strictObject({
+  groups: z.array(NAME).default([]),
+  attributes: LABELS.default({}),
+  disabled: z.boolean().default(false),
+  description: z.string().optional(),
+});
+
+const approvalSchema = z.union([
+  z.literal('auto'),
+  z.strictObject({
+    groups: z.array(NAME).default([]),
+    users: z.array(NAME).default([]),
+    count: z.number().int().min(1).max(20).default(1),
+  }),
+]);
+
+const ruleSchema = z.strictObject({
+  name: NAME,
+  description: z.string().optional(),
+  who: z.strictObject({
+    users: z.array(NAME).default([]),
+    groups: z.array(NAME).default([]),
+    service_accounts: z.array(NAME).default([]),
+  }),
+  resources: z.array(z.string()).min(1),
+  actions: z.array(z.string()).min(1),
+  max_duration: DURATION,
+  default_duration: DURATION.optional(),
+  max_uses: z.number().int().min(1).optional(),
+  approval: approvalSchema,
+});
+
+const fileSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8741),
+      public_url: z.url().optional(),
+    })
+    .default({ host: '127.0.0.1', port: 8741 }),
+  admins: z.strictObject({ users: z.array(NAME).default([]), groups: z.array(NAME).default([]) }).default({ users: [], groups: [] }),
+  groups: z.record(NAME, z.strictObject({ description: z.string().optional() }).nullable()).default({}),
+  users: z.record(NAME, identitySchema.nullable()).default({}),
+  service_accounts: z.record(NAME, identitySchema.nullable()).default({}),
+  resources: z
+    .array(z.strictObject({ id: z.string(), labels: LABELS.default({}), description: z.string().optional() }))
+    .default([]),
+  policy: z
+    .strictObject({
+      pending_ttl: DURATION.default('24h'),
+      rules: z.array(ruleSchema).default([]),
+    })
+    .default({ pending_ttl: '24h', rules: [] }),
+  workers: z.strictObject({ sweep_interval: DURATION.default('5s') }).default({ sweep_interval: '5s' }),
+});
+
+export interface Identity {
+  name: string;
+  kind: 'user' | 'service_account';
+  groups: string[];
+  attributes: Record<string, string>;
+  /** disabled in the config file; `ajar user disable` is kept in the database */
+  disabled: boolean;
+  admin: boolean;
+}
+
+export interface ConfiguredResource {
+  id: string;
+  resource: Resource;
+  labels: Record<string, string>;
+  description?: string | undefined;
+}
+
+export interface Config {
+  file: string;
+  server: { host: string; port: number; publicUrl: string | undefined };
+  identities: Map<string, Identity>;
+  groups: Map<string, { description?: string | undefined }>;
+  resources: ConfiguredResource[];
+  policy: Policy;
+  workers: { sweepIntervalSeconds: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid config:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`${file}: cannot read the config file (${(e as NodeJS.ErrnoException).code ?? 'error'}); pass --config FILE or set AJAR_CONFIG`]);
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file = 'config'): Config {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const where = (offset: number | undefined) => {
+    if (offset === undefined) return `${file}`;
+    const p = lc.linePos(offset);
+    return `${file}:${p.line}:${p.col}`;
+  };
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${where(e.pos[0])}: ${e.message.split('\n')[0]}`));
+  }
+  const at = (path: (string | number)[]) => where(nodeOffset(doc, path));
+  const raw = doc.toJS() ?? {};
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+        const key = i.code === 'unrecognized_keys' ? ` (remove or fix ${i.keys.map((k) => `"${k}"`).join(', ')})` : '';
+        return `${at(path)}: ${path.join('.') || '(top level)'}: ${i.message}${key}`;
+      }),
+    );
+  }
+  return build(parsed.data, file, at);
+}
+
+/** Offset of the node at `path`, or of its closest existing parent. */
+function nodeOffset(doc: Document, path: (string | number)[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && (isScalar(node) || isMap(node) || isSeq(node)) && node.range) {
+      // For a map entry we would rather point at the key: find the pair.
+      if (n < path.length) return node.range[0];
+      return node.range[0];
+    }
+  }
+  return undefined;
+}
+
+type FileConfig = z.infer<typeof fileSchema>;
+
+function build(f: FileConfig, file: string, at: (path: (string | number)[]) => string): Config {
+  const problems: string[] = [];
+  const groups = new Map(Object.entries(f.groups).map(([k, v]) => [k, v ?? {}]));
+  const identities = new Map<string, Identity>();
+  const adminUsers = new Set(f.admins.users);
+  const adminGroups = new Set(f.admins.groups);
+
+  const addIdentities = (section: 'users' | 'service_accounts', kind: Identity['kind']) => {
+    for (const [name, v] of Object.entries(f[section])) {
+      const id = v ?? { groups: [], attributes: {}, disabled: false };
+      if (identities.has(name)) problems.push(`${at([section, name])}: "${name}" is defined twice (users and service accounts share one namespace)`);
+      id.groups.forEach((g, i) => {
+        if (!groups.has(g)) problems.push(`${at([section, name, 'groups', i])}: unknown group "${g}"; add it under groups:`);
+      });
+      identities.set(name, {
+        name,
+        kind,
+        groups: id.groups,
+        attributes: id.attributes,
+        disabled: id.disabled,
+        admin: adminUsers.has(name) || id.groups.some((g) => adminGroups.has(g)),
+      });
+    }
+  };
+  addIdentities('users', 'user');
+  addIdentities('service_accounts', 'service_account');
+  f.admins.users.forEach((u, i) => {
+    if (!identities.has(u)) problems.push(`${at(['admins', 'users', i])}: unknown user "${u}"`);
+  });
+  f.admins.groups.forEach((g, i) => {
+    if (!groups.has(g)) problems.push(`${at(['admins', 'groups', i])}: unknown group "${g}"`);
+  });
+
+  const resources: ConfiguredResource[] = [];
+  const seen = new Set<string>();
+  f.resources.forEach((r, i) => {
+    const p = parseResource(r.id);
+    if (!p.ok) return problems.push(`${at(['resources', i, 'id'])}: ${p.error}`);
+    const res = p.value;
+    if (res.name.includes('*') || res.scope?.includes('*')) return problems.push(`${at(['resources', i, 'id'])}: a configured resource cannot be a pattern`);
+    if (res.scope !== undefined && res.kind !== 'env') {
+      return problems.push(`${at(['resources', i, 'id'])}: configure the whole ${res.kind} resource (${res.kind}:${res.name}); branches are named in policy rules`);
+    }
+    const id = canonicalResource(res);
+    if (seen.has(id)) return problems.push(`${at(['resources', i, 'id'])}: resource "${id}" is listed twice`);
+    seen.add(id);
+    resources.push({ id, resource: res, labels: r.labels, description: r.description });
+  });
+
+  const rules: PolicyRule[] = [];
+  const ruleNames = new Set<string>();
+  f.policy.rules.forEach((r, i) => {
+    const here = (...p: (string | number)[]) => at(['policy', 'rules', i, ...p]);
+    if (ruleNames.has(r.name)) problems.push(`${here('name')}: rule name "${r.name}" is used twice`);
+    ruleNames.add(r.name);
+    const max = parseDuration(r.max_duration);
+    const def = r.default_duration ? parseDuration(r.default_duration) : max;
+    if (max.ok && def.ok && def.value > max.value) problems.push(`${here('default_duration')}: default_duration is longer than max_duration`);
+    r.who.users.forEach((u, j) => {
+      if (!identities.has(u) || identities.get(u)!.kind !== 'user') problems.push(`${here('who', 'users', j)}: unknown user "${u}"`);
+    });
+    r.who.service_accounts.forEach((u, j) => {
+      if (identities.get(u)?.kind !== 'service_account') problems.push(`${here('who', 'service_accounts', j)}: unknown service account "${u}"`);
+    });
+    r.who.groups.forEach((g, j) => {
+      if (!groups.has(g)) problems.push(`${here('who', 'groups', j)}: unknown group "${g}"`);
+    });
+    const parsedResources: Resource[] = [];
+    r.resources.forEach((text, j) => {
+      const p = parseResource(text);
+      if (!p.ok) return problems.push(`${here('resources', j)}: ${p.error}`);
+      const known = resources.some(
+        (c) => c.resource.kind === p.value.kind && globMatch(p.value.name, c.resource.name) &&
+          (c.resource.kind !== 'env' || p.value.scope === undefined || globMatch(p.value.scope, c.resource.scope ?? '')),
+      );
+      if (!known) problems.push(`${here('resources', j)}: "${text}" names no resource listed under resources:`);
+      parsedResources.push(p.value);
+      r.actions.forEach((a, k) => {
+        const v = validateAction(p.value, a);
+        if (!v.ok) problems.push(`${here('actions', k)}: ${v.error}`);
+      });
+    });
+    const kinds = new Set(parsedResources.map((x) => x.kind));
+    r.actions.forEach((a, k) => {
+      if (![...kinds].some((kind) => ACTIONS[kind].includes(a))) problems.push(`${here('actions', k)}: unknown action "${a}"`);
+    });
+    let approval: PolicyRule['approval'] = 'auto';
+    if (r.approval !== 'auto') {
+      const ap = r.approval;
+      if (ap.groups.length === 0 && ap.users.length === 0) problems.push(`${here('approval')}: name approver groups or users, or write approval: auto`);
+      ap.groups.forEach((g, j) => {
+        if (!groups.has(g)) problems.push(`${here('approval', 'groups', j)}: unknown group "${g}"`);
+      });
+      ap.users.forEach((u, j) => {
+        if (!identities.has(u)) problems.push(`${here('approval', 'users', j)}: unknown user "${u}"`);
+      });
+      approval = { groups: ap.groups, users: ap.users, count: ap.count };
+    }
+    rules.push({
+      name: r.name,
+      description: r.description,
+      who: r.who,
+      resources: parsedResources,
+      actions: r.actions,
+      maxDurationSeconds: max.ok ? max.value : 0,
+      defaultDurationSeconds: def.ok ? def.value : 0,
+      maxUses: r.max_uses ?? null,
+      approval,
+    });
+  });
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const ttl = parseDuration(f.policy.pending_ttl);
+  const sweep = parseDuration(f.workers.sweep_interval);
+  return {
+    file,
+    server: { host: f.server.host, port: f.server.port, publicUrl: f.server.public_url },
+    identities,
+    groups,
+    resources,
+    policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, rules },
+    workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5 },
+  };
+}

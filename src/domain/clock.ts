@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * A clock read from a file holding an ISO-8601 instant. Tests set the time of a
+ * running server by writing the file, so expiry is tested without sleeping.
+ * Enabled only by the operator-set AJAR_UNSAFE_CLOCK_FILE variable.
+ */
+export function fileClock(path: string): Clock {
+  return {
+    now() {
+      const text = readFileSync(path, 'utf8').trim();
+      const d = new Date(text);
+      if (Number.isNaN(d.getTime())) throw new Error(`clock file ${path} does not hold an ISO-8601 time`);
+      return d;
+    },
+  };
+}
+
+/** A clock for unit tests. */
+export function manualClock(start: Date | string): Clock & { set(t: Date | string): void; advance(seconds: number): void } {
+  let t = new Date(start);
+  return {
+    now: () => new Date(t),
+    set: (v) => {
+      t = new Date(v);
+    },
+    advance: (s) => {
+      t = new Date(t.getTime() + s * 1000);
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { cancelRequest, createRequest, getRequest, listRequests, reviewRequest } from '../../app/requests.js';
+import { REQUEST_STATES } from '../../domain/grant.js';
+import type { Route } from '../api.js';
+
+const createBody = z.strictObject({
+  resources: z.array(z.string().min(1)).min(1).max(20),
+  actions: z.array(z.string().min(1)).min(1).max(10),
+  duration: z.string().optional(),
+  start: z.string().optional(),
+  reason: z.string(),
+  ticket: z.string().optional(),
+  uses: z.number().int().optional(),
+});
+
+const reviewBody = z.strictObject({ reason: z.string().max(2000).optional() });
+
+export const requestRoutes: Route[] = [
+  {
+    method: 'post',
+    path: '/v1/requests',
+    tag: 'requests',
+    summary: 'Request access: resources, actions, duration, reason',
+    body: createBody,
+    status: 201,
+    handler: ({ ctx, actor, body }) =>
+      createRequest(ctx, actor, {
+        resources: body.resources,
+        actions: body.actions,
+        duration: body.duration,
+        startAt: body.start,
+        reason: body.reason,
+        ticket: body.ticket,
+        maxUses: body.uses,
+      }),
+  },
+  {
+    method: 'get',
+    path: '/v1/requests',
+    tag: 'requests',
+    summary: 'List requests: your own, or (review=true) the ones waiting for your review',
+    query: z.strictObject({
+      state: z.enum(REQUEST_STATES).optional(),
+      requester: z.string().optional(),
+      review: z.enum(['true', 'false']).optional(),
+      limit: z.coerce.number().int().min(1).max(1000).optional(),
+    }),
+    handler: async ({ ctx, actor, query }) => ({
+      requests: await listRequests(ctx, actor, { state: query.state, requester: query.requester, toReview: query.review === 'true', limit: query.limit }),
+    }),
+  },
+  {
+    method: 'get',
+    path: '/v1/requests/:id',
+    tag: 'requests',
+    summary: 'One request with its approvals',
+    handler: ({ ctx, actor, params }) => getRequest(ctx, actor, params.id!),
+  },
+  {
+    method: 'post',
+    path: '/v1/requests/:id/approve',
+    tag: 'requests',
+    summary: 'Approve a request (never your own); repeating it changes nothing',
+    body: reviewBody,
+    handler: ({ ctx, actor, params, body }) => reviewRequest(ctx, actor, params.id!, 'approve', body.reason),
+  },
+  {
+    method: 'post',
+    path: '/v1/requests/:id/deny',
+    tag: 'requests',
+    summary: 'Deny a request, with a reason',
+    body: z.strictObject({ reason: z.string().min(1).max(2000) }),
+    handler: ({ ctx, actor, params, body }) => reviewRequest(ctx, actor, params.id!, 'deny', body.reason),
+  },
+  {
+    method: 'post',
+    path: '/v1/requests/:id/cancel',
+    tag: 'requests',
+    summary: 'Cancel your pending request',
+    handler: ({ ctx, actor, params }) => cancelRequest(ctx, actor, params.id!),
+  },
+];

@@ -1,0 +1,26 @@
+// All routes in one place, and the OpenAPI document describing them.
+import type { Hono } from 'hono';
+import type { Actor, AppContext } from '../app/context.js';
+import { buildApi, type Env, openApiDocument, type Route } from './api.js';
+import { auditRoutes } from './routes/audit.js';
+import { grantRoutes } from './routes/grants.js';
+import { identityRoutes } from './routes/identities.js';
+import { metaRoutes } from './routes/meta.js';
+import { requestRoutes } from './routes/requests.js';
+
+export const VERSION = '0.1.0';
+
+export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...auditRoutes];
+
+const openapiRoute: Route = {
+  method: 'get',
+  path: '/openapi.json',
+  tag: 'meta',
+  summary: 'This document',
+  public: true,
+  handler: async () => openApiDocument(ROUTES, VERSION),
+};
+
+export function createHttpApp(ctx: AppContext, localActor?: Actor): Hono<Env> {
+  return buildApi(ctx, [openapiRoute, ...ROUTES], { localActor });
+}

@@ -1,0 +1,106 @@
+// The basic policy: who may request which actions on which resources, for how
+// long, and who approves. Pure: no I/O, no clock reads; the lifecycle calls it.
+import type { Identity } from '../config.js';
+import { canonicalResource, type Resource, resourceCovers } from '../domain/resource.js';
+
+export interface Approvers {
+  groups: string[];
+  users: string[];
+  count: number;
+}
+
+export interface PolicyRule {
+  name: string;
+  description?: string | undefined;
+  who: { users: string[]; groups: string[]; service_accounts: string[] };
+  resources: Resource[];
+  actions: string[];
+  maxDurationSeconds: number;
+  defaultDurationSeconds: number;
+  maxUses: number | null;
+  approval: 'auto' | Approvers;
+}
+
+export interface Policy {
+  pendingTtlSeconds: number;
+  rules: PolicyRule[];
+}
+
+/** One approval requirement: `count` distinct approvers from this set. */
+export interface ApprovalStage {
+  rule: string;
+  groups: string[];
+  users: string[];
+  count: number;
+}
+
+export interface Plan {
+  /** the rules that made the request eligible, in policy order */
+  rules: string[];
+  maxDurationSeconds: number;
+  defaultDurationSeconds: number;
+  maxUses: number | null;
+  auto: boolean;
+  stages: ApprovalStage[];
+}
+
+export type Evaluation = { eligible: true; plan: Plan } | { eligible: false; reason: string };
+
+export function subjectMatches(rule: PolicyRule, who: Identity): boolean {
+  if (who.kind === 'service_account') return rule.who.service_accounts.includes(who.name) || rule.who.groups.some((g) => who.groups.includes(g));
+  return rule.who.users.includes(who.name) || rule.who.groups.some((g) => who.groups.includes(g));
+}
+
+/**
+ * May `who` request every (resource, action) pair? Each pair must be covered by
+ * a rule; the plan is the strictest of the rules used: the shortest maximum,
+ * auto-approval only if every rule auto-approves, and every rule's approvers.
+ */
+export function evaluateRequest(policy: Policy, who: Identity, resources: Resource[], actions: string[]): Evaluation {
+  const used = new Map<string, PolicyRule>();
+  for (const resource of resources) {
+    for (const action of actions) {
+      const rule = policy.rules.find(
+        (r) => r.actions.includes(action) && subjectMatches(r, who) && r.resources.some((p) => resourceCovers(p, resource)),
+      );
+      if (!rule) {
+        return { eligible: false, reason: `no policy rule lets ${who.name} request ${action} on ${canonicalResource(resource)}` };
+      }
+      used.set(rule.name, rule);
+    }
+  }
+  const rules = [...used.values()];
+  const uses = rules.map((r) => r.maxUses).filter((n): n is number => n !== null);
+  const stages: ApprovalStage[] = [];
+  for (const r of rules) {
+    if (r.approval !== 'auto') stages.push({ rule: r.name, groups: r.approval.groups, users: r.approval.users, count: r.approval.count });
+  }
+  const max = Math.min(...rules.map((r) => r.maxDurationSeconds));
+  return {
+    eligible: true,
+    plan: {
+      rules: rules.map((r) => r.name),
+      maxDurationSeconds: max,
+      defaultDurationSeconds: Math.min(max, ...rules.map((r) => r.defaultDurationSeconds)),
+      maxUses: uses.length > 0 ? Math.min(...uses) : null,
+      auto: stages.length === 0,
+      stages,
+    },
+  };
+}
+
+export function canApproveStage(stage: ApprovalStage, approver: Identity): boolean {
+  return stage.users.includes(approver.name) || stage.groups.some((g) => approver.groups.includes(g));
+}
+
+/**
+ * Which stages are satisfied by these approvers? One approval counts towards
+ * every stage its author is eligible for; each person counts once per stage.
+ */
+export function approvalProgress(stages: ApprovalStage[], approvers: Identity[]): { stage: ApprovalStage; have: number }[] {
+  return stages.map((stage) => ({ stage, have: approvers.filter((a) => canApproveStage(stage, a)).length }));
+}
+
+export function isFullyApproved(stages: ApprovalStage[], approvers: Identity[]): boolean {
+  return approvalProgress(stages, approvers).every((p) => p.have >= p.stage.count);
+}

@@ -1,0 +1,133 @@
+// One schema, one set of migrations, one SQL dialect: everything here runs on
+// PostgreSQL 15+ and on PGlite (PostgreSQL 18).
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+const migrations: Record<string, Migration> = {
+  '0001_core': {
+    async up(db) {
+      await sql`
+        create table identity_state (
+          name text primary key,
+          disabled_at timestamptz,
+          disabled_by text,
+          disabled_reason text
+        );
+        create table api_tokens (
+          id text primary key,
+          subject text not null,
+          secret_hash text not null unique,
+          description text,
+          created_by text not null,
+          created_at timestamptz not null,
+          expires_at timestamptz not null,
+          revoked_at timestamptz,
+          last_used_at timestamptz
+        );
+        create index api_tokens_subject on api_tokens (subject);
+        create table access_requests (
+          id text primary key,
+          requester text not null,
+          resources jsonb not null,
+          actions jsonb not null,
+          duration_seconds integer not null check (duration_seconds > 0),
+          start_at timestamptz,
+          max_uses integer check (max_uses > 0),
+          reason text not null,
+          ticket text,
+          extends_grant_id text,
+          state text not null check (state in ('pending', 'approved', 'denied', 'cancelled', 'expired')),
+          plan jsonb not null,
+          policy_version text not null,
+          created_at timestamptz not null,
+          expires_at timestamptz not null,
+          decided_at timestamptz,
+          decided_by text,
+          decision_reason text
+        );
+        create index access_requests_requester on access_requests (requester, state);
+        create index access_requests_pending on access_requests (state, expires_at);
+        create table request_reviews (
+          request_id text not null references access_requests (id),
+          reviewer text not null,
+          decision text not null check (decision in ('approve', 'deny')),
+          reason text,
+          created_at timestamptz not null,
+          primary key (request_id, reviewer)
+        );
+        create table grants (
+          id text primary key,
+          request_id text not null references access_requests (id),
+          subject text not null,
+          resources jsonb not null,
+          actions jsonb not null,
+          starts_at timestamptz not null,
+          ends_at timestamptz not null,
+          max_uses integer check (max_uses > 0),
+          uses integer not null default 0,
+          state text not null check (state in ('scheduled', 'active', 'expired', 'revoked', 'released', 'consumed')),
+          auto_approved boolean not null,
+          created_at timestamptz not null,
+          ended_at timestamptz,
+          ended_by text,
+          end_reason text,
+          check (ends_at > starts_at)
+        );
+        -- One approved request yields exactly one grant, however many approvals race.
+        create unique index grants_one_per_request on grants (request_id);
+        create index grants_subject on grants (subject, state);
+        create index grants_open on grants (state, ends_at);
+        create table audit_events (
+          seq bigint primary key,
+          id text not null unique,
+          at timestamptz not null,
+          type text not null,
+          actor text not null,
+          subject text,
+          resource text,
+          action text,
+          request_id text,
+          grant_id text,
+          outcome text,
+          reason text,
+          details jsonb not null,
+          prev_hash text not null,
+          hash text not null
+        );
+        create index audit_events_at on audit_events (at);
+        create index audit_events_subject on audit_events (subject, at);
+        -- The head of the hash chain. Every writer locks this row, so events are
+        -- chained in commit order and the last event cannot be dropped unseen.
+        create table audit_head (
+          id integer primary key check (id = 1),
+          seq bigint not null,
+          hash text not null
+        );
+        insert into audit_head (id, seq, hash) values (1, 0, ${sql.lit(GENESIS_HASH)});
+        -- Append-only: the application never updates or deletes events.
+        create function audit_events_append_only() returns trigger language plpgsql as $$
+        begin
+          raise exception 'audit_events is append-only';
+        end $$;
+        create trigger audit_events_no_change before update or delete on audit_events
+          for each row execute function audit_events_append_only();
+      `.execute(db);
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export async function migrate(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const all = await migrator.getMigrations();
+  return all.filter((m) => !m.executedAt).map((m) => m.name);
+}

@@ -1,0 +1,105 @@
+// Row types of the database, as Kysely sees them.
+import type { ColumnType, Generated } from 'kysely';
+
+type Ts = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface IdentityStateTable {
+  name: string;
+  disabled_at: Ts | null;
+  disabled_by: string | null;
+  disabled_reason: string | null;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  subject: string;
+  secret_hash: string;
+  description: string | null;
+  created_by: string;
+  created_at: Ts;
+  expires_at: Ts;
+  revoked_at: Ts | null;
+  last_used_at: Ts | null;
+}
+
+export interface AccessRequestTable {
+  id: string;
+  requester: string;
+  resources: Json<string[]>;
+  actions: Json<string[]>;
+  duration_seconds: number;
+  start_at: Ts | null;
+  max_uses: number | null;
+  reason: string;
+  ticket: string | null;
+  extends_grant_id: string | null;
+  state: string;
+  plan: Json<unknown>;
+  policy_version: string;
+  created_at: Ts;
+  expires_at: Ts;
+  decided_at: Ts | null;
+  decided_by: string | null;
+  decision_reason: string | null;
+}
+
+export interface RequestReviewTable {
+  request_id: string;
+  reviewer: string;
+  decision: 'approve' | 'deny';
+  reason: string | null;
+  created_at: Ts;
+}
+
+export interface GrantTable {
+  id: string;
+  request_id: string;
+  subject: string;
+  resources: Json<string[]>;
+  actions: Json<string[]>;
+  starts_at: Ts;
+  ends_at: Ts;
+  max_uses: number | null;
+  uses: Generated<number>;
+  state: string;
+  auto_approved: boolean;
+  created_at: Ts;
+  ended_at: Ts | null;
+  ended_by: string | null;
+  end_reason: string | null;
+}
+
+export interface AuditEventTable {
+  seq: ColumnType<string | number, number, number>;
+  id: string;
+  at: Ts;
+  type: string;
+  actor: string;
+  subject: string | null;
+  resource: string | null;
+  action: string | null;
+  request_id: string | null;
+  grant_id: string | null;
+  outcome: string | null;
+  reason: string | null;
+  details: Json<Record<string, unknown>>;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditHeadTable {
+  id: number;
+  seq: ColumnType<string | number, number, number>;
+  hash: string;
+}
+
+export interface DB {
+  identity_state: IdentityStateTable;
+  api_tokens: ApiTokenTable;
+  access_requests: AccessRequestTable;
+  request_reviews: RequestReviewTable;
+  grants: GrantTable;
+  audit_events: AuditEventTable;
+  audit_head: AuditHeadTable;
+}
