@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// The `ajar` command.
+import { Command, CommanderError } from 'commander';
+import { ConfigError, loadConfigFile } from '../config.js';
+import { serve } from '../main.js';
+import { openDatabase } from '../store/database.js';
+import { migrate, pendingMigrations } from '../store/migrations.js';
+import { VERSION } from '../http/server-app.js';
+import { registerAccessCommands } from './access.js';
+import { registerAdminCommands } from './admin.js';
+import { CliError, dataDirOf, type GlobalOptions } from './client.js';
+import { fail } from './run.js';
+
+const program = new Command();
+program
+  .name('ajar')
+  .description('Just-in-time access for Git and Mercurial branches, pipelines and production systems')
+  .version(VERSION)
+  .option('--config <file>', 'config file (or AJAR_CONFIG); used by serve and by admin commands on the server host')
+  .option('--data-dir <dir>', 'data directory of the embedded database (or AJAR_DATA_DIR)', undefined)
+  .option('--local', 'talk to the server on this host as its admin, even if AJAR_URL is set')
+  .showHelpAfterError()
+  .exitOverride();
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+program
+  .command('serve')
+  .description('run the API and the workers; PostgreSQL when DATABASE_URL is set, else the embedded database')
+  .option('--port <n>', 'port to listen on (default: config server.port)', (v) => Number(v))
+  .option('--host <host>', 'address to listen on (default: config server.host)')
+  .action(async (o) => {
+    const g = globals();
+    const configFile = g.config ?? process.env.AJAR_CONFIG;
+    try {
+      if (!configFile) throw new CliError('serve needs a config file: --config FILE or AJAR_CONFIG (try examples/ajar.yaml)');
+      const server = await serve({ configFile, dataDir: dataDirOf(g), databaseUrl: process.env.DATABASE_URL, port: o.port, host: o.host });
+      process.stdout.write(`ajar listening on ${server.url}\n`);
+      const stop = () => {
+        server.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    } catch (e) {
+      if (e instanceof ConfigError) process.stderr.write(`ajar: ${e.message}\n`);
+      else fail(e);
+      process.exit(2);
+    }
+  });
+
+const db = program.command('db').description('database administration');
+db.command('migrate')
+  .description('apply schema migrations (PostgreSQL from DATABASE_URL, else the embedded database)')
+  .action(async () => {
+    try {
+      const database = await openDatabase({ url: process.env.DATABASE_URL, dataDir: dataDirOf(globals()) });
+      try {
+        const done = await migrate(database.db);
+        process.stdout.write(done.length ? `applied ${done.join(', ')} to ${database.describe}\n` : `${database.describe} is up to date\n`);
+      } finally {
+        await database.close();
+      }
+      process.exit(0);
+    } catch (e) {
+      process.exit(fail(e));
+    }
+  });
+db.command('status')
+  .description('list migrations not yet applied')
+  .action(async () => {
+    try {
+      const database = await openDatabase({ url: process.env.DATABASE_URL, dataDir: dataDirOf(globals()) });
+      try {
+        const pending = await pendingMigrations(database.db);
+        process.stdout.write(pending.length ? `pending: ${pending.join(', ')}\n` : 'up to date\n');
+        process.exit(pending.length ? 1 : 0);
+      } finally {
+        await database.close();
+      }
+    } catch (e) {
+      process.exit(fail(e));
+    }
+  });
+
+program
+  .command('config')
+  .description('config file tools')
+  .command('check <file>')
+  .description('validate a config file; errors name file:line:col')
+  .action((file) => {
+    try {
+      const c = loadConfigFile(file);
+      process.stdout.write(`${file}: ok (${c.identities.size} identities, ${c.resources.length} resources, ${c.policy.rules.length} rules)\n`);
+      process.exit(0);
+    } catch (e) {
+      process.stderr.write(`${(e as Error).message}\n`);
+      process.exit(1);
+    }
+  });
+
+registerAccessCommands(program, globals);
+registerAdminCommands(program, globals);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') process.exit(0);
+    process.exit(2);
+  }
+  process.exit(fail(e));
+}

@@ -1,0 +1,136 @@
+// The composition root: the one place where config, database, clock, logger,
+// use cases, HTTP servers and workers are wired together.
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createAdaptorServer } from '@hono/node-server';
+import { type AppContext, localAdmin, policyVersion } from './app/context.js';
+import { startSweeper } from './app/sweep.js';
+import { type Config, loadConfigFile } from './config.js';
+import { type Clock, fileClock, systemClock } from './domain/clock.js';
+import { createHttpApp } from './http/server-app.js';
+import { createLogger, type Logger } from './logger.js';
+import { type Database, openDatabase } from './store/database.js';
+import { migrate, pendingMigrations } from './store/migrations.js';
+
+export interface StoreOptions {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+}
+
+export function clockFromEnv(log?: Logger): Clock {
+  const file = process.env.AJAR_UNSAFE_CLOCK_FILE;
+  if (!file) return systemClock;
+  log?.warn({ file }, 'AJAR_UNSAFE_CLOCK_FILE is set: time is read from a file (for tests only)');
+  return fileClock(file);
+}
+
+/** Open the database, migrating the embedded one; PostgreSQL is migrated by `ajar db migrate`. */
+export async function openStore(opts: StoreOptions): Promise<Database> {
+  const database = await openDatabase({ url: opts.databaseUrl, dataDir: opts.dataDir });
+  try {
+    if (database.kind === 'pglite') await migrate(database.db);
+    else {
+      const pending = await pendingMigrations(database.db);
+      if (pending.length > 0) {
+        throw new Error(`the PostgreSQL schema is not up to date (${pending.length} migration(s) pending: ${pending.join(', ')}); run \`ajar db migrate\` first`);
+      }
+    }
+    return database;
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+}
+
+export function makeContext(database: Database, config: Config, clock: Clock, log: Logger): AppContext {
+  return { db: database.db, config, clock, log, policyVersion: policyVersion(config) };
+}
+
+export interface ServeOptions extends StoreOptions {
+  configFile: string;
+  host?: string | undefined;
+  port?: number | undefined;
+}
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function serve(opts: ServeOptions): Promise<RunningServer> {
+  const log = createLogger();
+  const config = loadConfigFile(opts.configFile);
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const database = await openStore({ ...opts, dataDir });
+  const clock = clockFromEnv(log);
+  const ctx = makeContext(database, config, clock, log);
+  const stopSweeper = startSweeper(ctx, config.workers.sweepIntervalSeconds);
+
+  const http = createAdaptorServer({ fetch: createHttpApp(ctx).fetch });
+  const host = opts.host ?? config.server.host;
+  const port = opts.port ?? config.server.port;
+  await new Promise<void>((ok, fail) => {
+    http.once('error', fail);
+    http.listen(port, host, () => ok());
+  });
+  const addr = http.address();
+  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+
+  // The admin socket: whoever can open it (file mode 0600) is the host's admin,
+  // like tctl on a Teleport auth server. Admin commands use it while we hold the database.
+  const socketPath = join(dataDir, 'ajar.sock');
+  let admin: ReturnType<typeof createAdaptorServer> | undefined;
+  if (!(await socketAlive(socketPath))) {
+    rmSync(socketPath, { force: true });
+    admin = createAdaptorServer({ fetch: createHttpApp(ctx, localAdmin(userInfo().username)).fetch });
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((ok, fail) => {
+        admin!.once('error', fail);
+        admin!.listen(socketPath, () => ok());
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+  } else {
+    log.warn({ socketPath }, 'another Ajar process serves the admin socket of this data directory');
+  }
+
+  log.info({ url, database: database.describe, config: opts.configFile, policyVersion: ctx.policyVersion }, 'ajar is serving');
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close() {
+      closing ??= (async () => {
+        await stopSweeper();
+        await Promise.all([closeServer(http), admin ? closeServer(admin) : Promise.resolve()]);
+        if (admin) rmSync(socketPath, { force: true });
+        await database.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function closeServer(s: ReturnType<typeof createAdaptorServer>): Promise<void> {
+  return new Promise((ok) => {
+    s.close(() => ok());
+    (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+  });
+}
+
+export function socketAlive(path: string): Promise<boolean> {
+  if (!existsSync(path)) return Promise.resolve(false);
+  return new Promise((ok) => {
+    const s = createConnection(path);
+    s.once('connect', () => {
+      s.end();
+      ok(true);
+    });
+    s.once('error', () => ok(false));
+  });
+}
