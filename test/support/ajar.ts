@@ -168,7 +168,8 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
         const c = new pg.Client({ connectionString: databaseUrl });
         await c.connect();
         try {
-          return (await c.query(text, params)).rows;
+          const r = await c.query(text, params);
+          return (Array.isArray(r) ? r.at(-1)?.rows : r.rows) ?? [];
         } finally {
           await c.end();
         }
@@ -177,7 +178,9 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
       const { PGlite } = await import('@electric-sql/pglite');
       const db = await PGlite.create(join(dataDir, 'pgdata'));
       try {
-        return (await db.query(text, params)).rows as any[];
+        if (params.length > 0) return (await db.query(text, params)).rows as any[];
+        const all = await db.exec(text);
+        return (all.at(-1)?.rows ?? []) as any[];
       } finally {
         await db.close();
       }
