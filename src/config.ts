@@ -137,8 +137,14 @@ export function parseConfig(text: string, file = 'config'): Config {
     throw new ConfigError(
       parsed.error.issues.map((i) => {
         const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-        const key = i.code === 'unrecognized_keys' ? ` (remove or fix ${i.keys.map((k) => `"${k}"`).join(', ')})` : '';
-        return `${at(path)}: ${path.join('.') || '(top level)'}: ${i.message}${key}`;
+        if (i.code === 'unrecognized_keys') {
+          // Point at the misspelt key itself, not at the map holding it.
+          return i.keys
+            .map((k) => `${at([...path, k])}: ${[...path, k].join('.')}: unknown key "${k}" (remove it or fix its spelling)`)
+            .join('\n  ');
+        }
+        const message = /received undefined$/.test(i.message) ? 'is required' : i.message;
+        return `${at(path)}: ${path.join('.') || '(top level)'}: ${message}`;
       }),
     );
   }
@@ -149,11 +155,7 @@ export function parseConfig(text: string, file = 'config'): Config {
 function nodeOffset(doc: Document, path: (string | number)[]): number | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && (isScalar(node) || isMap(node) || isSeq(node)) && node.range) {
-      // For a map entry we would rather point at the key: find the pair.
-      if (n < path.length) return node.range[0];
-      return node.range[0];
-    }
+    if (node && (isScalar(node) || isMap(node) || isSeq(node)) && node.range) return node.range[0];
   }
   return undefined;
 }
