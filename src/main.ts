@@ -39,7 +39,10 @@ export async function openStore(opts: StoreOptions): Promise<Database> {
     }
     return database;
   } catch (e) {
-    await database.close();
+    await database.close().catch(() => {});
+    if (database.kind === 'postgres' && !(e instanceof Error && e.message.includes('ajar db migrate'))) {
+      throw new Error(`cannot use ${database.describe}: ${(e as Error).message}. Check DATABASE_URL and that PostgreSQL is running`);
+    }
     throw e;
   }
 }

@@ -123,8 +123,8 @@ async function authenticateRequest(ctx: AppContext, c: Context<Env>, local: Acto
 
 function isDatabaseDown(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08006', '08001', '08003'].includes(code) ||
-    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(String((err as Error)?.message));
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '3D000', '08006', '08001', '08003', '08004'].includes(code) ||
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|terminating connection/i.test(String((err as Error)?.message));
 }
 
 /** The OpenAPI 3.1 document for the declared routes. */
