@@ -115,11 +115,11 @@ function socketClient(socketPath: string): Client {
 }
 
 function configPath(g: GlobalOptions): string | undefined {
-  return g.config ?? process.env.AJAR_CONFIG;
+  return g.config || process.env.AJAR_CONFIG || undefined;
 }
 
 export function dataDirOf(g: GlobalOptions): string {
-  return resolve(g.dataDir ?? process.env.AJAR_DATA_DIR ?? '.ajar');
+  return resolve(g.dataDir || process.env.AJAR_DATA_DIR || '.ajar');
 }
 
 /** Talk to Ajar as this host's admin: through a running server's socket, or by opening the database. */

@@ -31,7 +31,7 @@ program
   .option('--host <host>', 'address to listen on (default: config server.host)')
   .action(async (o) => {
     const g = globals();
-    const configFile = g.config ?? process.env.AJAR_CONFIG;
+    const configFile = g.config || process.env.AJAR_CONFIG;
     try {
       if (!configFile) throw new CliError('serve needs a config file: --config FILE or AJAR_CONFIG (try examples/ajar.yaml)');
       const server = await serve({ configFile, dataDir: dataDirOf(g), databaseUrl: process.env.DATABASE_URL, port: o.port, host: o.host });
