@@ -147,6 +147,7 @@ export function registerAdminCommands(program: Command, g: G) {
     .command('login')
     .description('save the server URL and your token (read from AJAR_TOKEN or standard input) for later commands')
     .requiredOption('--url <url>', 'the Ajar server, e.g. https://ajar.example.com')
+    .option('--json', 'print JSON')
     .action(async (o) => {
       try {
         const token = (process.env.AJAR_TOKEN || readFileSync(0, 'utf8')).trim();
@@ -155,7 +156,7 @@ export function registerAdminCommands(program: Command, g: G) {
         const file = loginFile();
         mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
         writeFileSync(file, JSON.stringify({ url: o.url, token }), { mode: 0o600 });
-        process.stdout.write(`logged in to ${o.url} as ${me.name}; saved in ${file}\n`);
+        print(o.json, { url: o.url, user: me.name, file }, () => `logged in to ${o.url} as ${me.name}; saved in ${file}\n`);
         process.exit(0);
       } catch (e) {
         process.exit(fail(e));
@@ -164,9 +165,10 @@ export function registerAdminCommands(program: Command, g: G) {
   program
     .command('logout')
     .description('forget the saved login')
-    .action(() => {
+    .option('--json', 'print JSON')
+    .action((o) => {
       rmSync(loginFile(), { force: true });
-      process.stdout.write('logged out\n');
+      print(o.json, { loggedOut: true }, () => 'logged out\n');
     });
 }
 

@@ -9,6 +9,7 @@ import { VERSION } from '../http/server-app.js';
 import { registerAccessCommands } from './access.js';
 import { registerAdminCommands } from './admin.js';
 import { CliError, dataDirOf, type GlobalOptions } from './client.js';
+import { print } from './output.js';
 import { fail } from './run.js';
 
 const program = new Command();
@@ -54,12 +55,15 @@ program
 const db = program.command('db').description('database administration');
 db.command('migrate')
   .description('apply schema migrations (PostgreSQL from DATABASE_URL, else the embedded database)')
-  .action(async () => {
+  .option('--json', 'print JSON')
+  .action(async (o) => {
     try {
       const database = await openDatabase({ url: process.env.DATABASE_URL, dataDir: dataDirOf(globals()) });
       try {
         const done = await migrate(database.db);
-        process.stdout.write(done.length ? `applied ${done.join(', ')} to ${database.describe}\n` : `${database.describe} is up to date\n`);
+        print(o.json, { applied: done, database: database.describe }, () =>
+          done.length ? `applied ${done.join(', ')} to ${database.describe}\n` : `${database.describe} is up to date\n`,
+        );
       } finally {
         await database.close();
       }
@@ -69,13 +73,14 @@ db.command('migrate')
     }
   });
 db.command('status')
-  .description('list migrations not yet applied')
-  .action(async () => {
+  .description('list migrations not yet applied; exit 1 if any')
+  .option('--json', 'print JSON')
+  .action(async (o) => {
     try {
       const database = await openDatabase({ url: process.env.DATABASE_URL, dataDir: dataDirOf(globals()) });
       try {
         const pending = await pendingMigrations(database.db);
-        process.stdout.write(pending.length ? `pending: ${pending.join(', ')}\n` : 'up to date\n');
+        print(o.json, { pending }, () => (pending.length ? `pending: ${pending.join(', ')}\n` : 'up to date\n'));
         process.exit(pending.length ? 1 : 0);
       } finally {
         await database.close();
@@ -90,12 +95,16 @@ program
   .description('config file tools')
   .command('check <file>')
   .description('validate a config file; errors name file:line:col')
-  .action((file) => {
+  .option('--json', 'print JSON')
+  .action((file, o) => {
     try {
       const c = loadConfigFile(file);
-      process.stdout.write(`${file}: ok (${c.identities.size} identities, ${c.resources.length} resources, ${c.policy.rules.length} rules)\n`);
+      print(o.json, { ok: true, identities: c.identities.size, resources: c.resources.length, rules: c.policy.rules.length }, () =>
+        `${file}: ok (${c.identities.size} identities, ${c.resources.length} resources, ${c.policy.rules.length} rules)\n`,
+      );
       process.exit(0);
     } catch (e) {
+      if (o.json && e instanceof ConfigError) print(true, { ok: false, problems: e.problems }, () => '');
       process.stderr.write(`${(e as Error).message}\n`);
       process.exit(1);
     }
