@@ -51,23 +51,8 @@ export function canonicalJson(v: unknown): string {
 }
 
 export function eventHash(e: Omit<AuditEvent, 'hash'>): string {
-  const body = canonicalJson({
-    seq: e.seq,
-    id: e.id,
-    at: e.at,
-    type: e.type,
-    actor: e.actor,
-    subject: e.subject,
-    resource: e.resource,
-    action: e.action,
-    requestId: e.requestId,
-    grantId: e.grantId,
-    outcome: e.outcome,
-    reason: e.reason,
-    details: e.details,
-    prevHash: e.prevHash,
-  });
-  return createHash('sha256').update(body).digest('hex');
+  // Every field but the hash itself, in canonical form: changing any of them breaks the chain.
+  return createHash('sha256').update(canonicalJson(e)).digest('hex');
 }
 
 /**

@@ -150,7 +150,7 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
     .set({ state: 'approved', decided_at: now, decided_by: by, decision_reason: reason })
     .where('id', '=', r.id)
     .execute();
-  const plan = JSON.parse(typeof r.plan === 'string' ? r.plan : JSON.stringify(r.plan)) as Plan;
+  const plan = planOf(r);
   const events: AuditInput[] = [
     { type: 'request.approved', actor: by, subject: r.requester, requestId: r.id, reason, resource: list(r.resources), action: list(r.actions) },
   ];
@@ -207,6 +207,7 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
 }
 
 const jsonList = (v: unknown): string[] => (typeof v === 'string' ? JSON.parse(v) : v) as string[];
+const planOf = (r: RequestRow): Plan => (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
 const list = (v: unknown) => jsonList(v).join(' ');
 
 async function approverIdentities(ctx: AppContext, db: Kysely<DB> | Transaction<DB>, requestId: string): Promise<Identity[]> {
@@ -234,7 +235,7 @@ export async function reviewRequest(
   const now = ctx.clock.now();
   const changed = await inTransaction(ctx, async (tx) => {
     const r = await tx.selectFrom('access_requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-    if (!r || !(await canSee(ctx, tx, actor, r))) throw notFound(`request ${id}`);
+    if (!r || !(canSee(actor, r))) throw notFound(`request ${id}`);
     // The requester never approves their own request, admins included.
     if (r.requester === actor.name) throw new AppError('permission_denied', 'you cannot review your own request');
     const mine = await tx.selectFrom('request_reviews').selectAll().where('request_id', '=', id).where('reviewer', '=', actor.name).executeTakeFirst();
@@ -248,7 +249,7 @@ export async function reviewRequest(
       return 'expired' as const;
     }
     if (r.state !== 'pending') throw new AppError('conflict', `request ${id} is already ${r.state}`);
-    const plan = JSON.parse(typeof r.plan === 'string' ? r.plan : JSON.stringify(r.plan)) as Plan;
+    const plan = planOf(r);
     if (!plan.stages.some((s) => canApproveStage(s, actor))) {
       throw new AppError('permission_denied', `you are not an approver of this request (${describeStages(plan.stages)})`);
     }
@@ -279,7 +280,7 @@ export async function cancelRequest(ctx: AppContext, actor: Actor, id: string): 
   const now = ctx.clock.now();
   await inTransaction(ctx, async (tx) => {
     const r = await tx.selectFrom('access_requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-    if (!r || !(await canSee(ctx, tx, actor, r))) throw notFound(`request ${id}`);
+    if (!r || !(canSee(actor, r))) throw notFound(`request ${id}`);
     if (r.requester !== actor.name && !actor.admin) throw new AppError('permission_denied', 'only the requester or an admin can cancel a request');
     if (r.state === 'cancelled') return;
     const expired = await expireIfDue(tx, r, now);
@@ -292,9 +293,9 @@ export async function cancelRequest(ctx: AppContext, actor: Actor, id: string): 
 }
 
 /** Who may see a request: its requester, the people who may review it, and admins. */
-async function canSee(ctx: AppContext, _db: Kysely<DB> | Transaction<DB>, actor: Actor, r: RequestRow): Promise<boolean> {
+function canSee(actor: Actor, r: RequestRow): boolean {
   if (actor.admin || r.requester === actor.name) return true;
-  const plan = (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
+  const plan = planOf(r);
   return plan.stages.some((s) => canApproveStage(s, actor));
 }
 
@@ -310,7 +311,7 @@ async function toDto(ctx: AppContext, db: Kysely<DB>, rows: RequestRow[]): Promi
       .filter((v) => v.decision === 'approve')
       .map((v) => ctx.config.identities.get(v.reviewer))
       .filter((x): x is Identity => !!x);
-    const plan = (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
+    const plan = planOf(r);
     const have = approvalProgress(plan.stages, approvers).map((p) => p.have);
     return requestDto(r, mine, grants.find((g) => g.request_id === r.id)?.id ?? null, now, have);
   });
@@ -318,7 +319,7 @@ async function toDto(ctx: AppContext, db: Kysely<DB>, rows: RequestRow[]): Promi
 
 export async function getRequest(ctx: AppContext, actor: Actor, id: string): Promise<RequestDto> {
   const r = await ctx.db.selectFrom('access_requests').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!r || !(await canSee(ctx, ctx.db, actor, r))) throw notFound(`request ${id}`);
+  if (!r || !(canSee(actor, r))) throw notFound(`request ${id}`);
   return (await toDto(ctx, ctx.db, [r]))[0]!;
 }
 
@@ -342,7 +343,7 @@ export async function listRequests(ctx: AppContext, actor: Actor, f: RequestFilt
   let rows = await q.execute();
   if (f.toReview) {
     rows = rows.filter((r) => {
-      const plan = (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
+      const plan = planOf(r);
       return plan.stages.some((s) => canApproveStage(s, actor));
     });
     const reviewed = rows.length
