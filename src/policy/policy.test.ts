@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import type { Identity } from '../config.js';
+import { parseResource, type Resource } from '../domain/resource.js';
+import { approvalProgress, canApproveStage, evaluateRequest, isFullyApproved, type Policy, type PolicyRule } from './policy.js';
+
+const res = (t: string): Resource => (parseResource(t) as { ok: true; value: Resource }).value;
+const who = (name: string, groups: string[], kind: Identity['kind'] = 'user'): Identity => ({ name, kind, groups, attributes: {}, disabled: false, admin: false });
+const rule = (over: Partial<PolicyRule>): PolicyRule => ({
+  name: 'r',
+  who: { users: [], groups: [], service_accounts: [] },
+  resources: [],
+  actions: [],
+  maxDurationSeconds: 3600,
+  defaultDurationSeconds: 1800,
+  maxUses: null,
+  approval: 'auto',
+  ...over,
+});
+
+const policy: Policy = {
+  pendingTtlSeconds: 86400,
+  rules: [
+    rule({ name: 'release', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:release/*')], actions: ['push'], maxDurationSeconds: 7200, defaultDurationSeconds: 3600, approval: { groups: ['leads'], users: [], count: 1 } }),
+    rule({ name: 'feature', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:feature/**')], actions: ['push'], maxDurationSeconds: 28800, defaultDurationSeconds: 28800 }),
+    rule({ name: 'deploy', who: { users: [], groups: [], service_accounts: ['deployer'] }, resources: [res('env:payments:production')], actions: ['deploy'], maxDurationSeconds: 1800, maxUses: 1, approval: { groups: ['leads', 'security'], users: ['carol'], count: 2 } }),
+  ],
+};
+
+describe('evaluateRequest', () => {
+  it('no rule means no, with a reason', () => {
+    const e = evaluateRequest(policy, who('dave', ['qa']), [res('git:payments:release/1')], ['push']);
+    expect(e).toEqual({ eligible: false, reason: 'no policy rule lets dave request push on git:payments:release/1' });
+  });
+
+  it('matches by group and returns the rule\'s plan', () => {
+    const e = evaluateRequest(policy, who('alice', ['eng']), [res('git:payments:feature/x/y')], ['push']);
+    expect(e).toEqual({ eligible: true, plan: { rules: ['feature'], maxDurationSeconds: 28800, defaultDurationSeconds: 28800, maxUses: null, auto: true, stages: [] } });
+  });
+
+  it('a request wider than the rule is not eligible', () => {
+    expect(evaluateRequest(policy, who('alice', ['eng']), [res('git:payments:release/**')], ['push']).eligible).toBe(false);
+    expect(evaluateRequest(policy, who('alice', ['eng']), [res('git:payments')], ['push']).eligible).toBe(false);
+  });
+
+  it('service accounts match only rules naming them (or their groups)', () => {
+    expect(evaluateRequest(policy, who('deployer', [], 'service_account'), [res('env:payments:production')], ['deploy']).eligible).toBe(true);
+    expect(evaluateRequest(policy, who('deployer', []), [res('env:payments:production')], ['deploy']).eligible).toBe(false);
+    expect(evaluateRequest(policy, who('other', ['eng'], 'service_account'), [res('git:payments:feature/x')], ['push']).eligible).toBe(true);
+  });
+
+  it('several rules give the strictest plan: shortest maximum, every rule\'s approvers, auto only if all are', () => {
+    const e = evaluateRequest(policy, who('alice', ['eng']), [res('git:payments:feature/x'), res('git:payments:release/2')], ['push']);
+    expect(e.eligible).toBe(true);
+    if (!e.eligible) return;
+    expect(e.plan).toMatchObject({ rules: ['feature', 'release'], maxDurationSeconds: 7200, defaultDurationSeconds: 3600, auto: false });
+    expect(e.plan.stages).toEqual([{ rule: 'release', groups: ['leads'], users: [], count: 1 }]);
+  });
+});
+
+describe('approvals', () => {
+  const stage = { rule: 'deploy', groups: ['leads', 'security'], users: ['carol'], count: 2 };
+
+  it('an approver qualifies by group or by name', () => {
+    expect(canApproveStage(stage, who('bob', ['leads']))).toBe(true);
+    expect(canApproveStage(stage, who('carol', []))).toBe(true);
+    expect(canApproveStage(stage, who('alice', ['eng']))).toBe(false);
+  });
+
+  it('counts N of M, each qualified person once', () => {
+    expect(isFullyApproved([stage], [who('bob', ['leads'])])).toBe(false);
+    expect(isFullyApproved([stage], [who('bob', ['leads']), who('alice', ['eng'])])).toBe(false);
+    expect(isFullyApproved([stage], [who('bob', ['leads']), who('carol', ['security'])])).toBe(true);
+    expect(approvalProgress([stage], [who('bob', ['leads']), who('alice', ['eng'])])).toEqual([{ stage, have: 1 }]);
+    expect(isFullyApproved([], [])).toBe(true);
+  });
+});
