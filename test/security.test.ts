@@ -82,6 +82,20 @@ describe('every API route', () => {
     expect(r.body.paths['/v1/requests'].post.requestBody.content['application/json'].schema.required).toEqual(expect.arrayContaining(['resources', 'actions', 'reason']));
   });
 
+  it('refuses bodies over 1 MiB before reading them whole', async () => {
+    const big = JSON.stringify({ resources: ['git:payments'], actions: ['read'], reason: 'x'.repeat(2 * 1024 * 1024) });
+    const r = await ajar.api('POST', '/v1/requests', { token: tokens.alice, raw: big });
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe('invalid_argument');
+  });
+
+  it('logs each request by path, never its query values', async () => {
+    const r = await ajar.api('GET', '/v1/grants?resource=git:payments:query-secret-value', { token: tokens.alice });
+    expect(r.status).toBe(200);
+    expect(ajar.serverLog()).toContain('"path":"/v1/grants"');
+    expect(ajar.serverLog()).not.toContain('query-secret-value');
+  });
+
   it('never writes a token to the log, and keeps the admin socket private', async () => {
     for (const t of Object.values(tokens)) expect(ajar.serverLog()).not.toContain(t);
     const mode = statSync(join(ajar.dataDir, 'ajar.sock')).mode & 0o777;

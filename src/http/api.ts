@@ -3,6 +3,7 @@
 // the OpenAPI document, so the two cannot drift apart.
 import { randomUUID } from 'node:crypto';
 import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { type Actor, type AppContext } from '../app/context.js';
 import { authenticate } from '../app/identities.js';
@@ -40,11 +41,24 @@ export function buildApi(ctx: AppContext, routes: Route[], opts: { localActor?: 
   const app = new Hono<Env>();
 
   app.use('*', async (c, next) => {
+    const started = performance.now();
     c.set('requestId', randomUUID());
     c.header('x-request-id', c.get('requestId'));
     c.header('cache-control', 'no-store');
     await next();
+    // The path only: query values and headers may hold secrets and are never logged.
+    ctx.log.info(
+      { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, actor: c.get('actor')?.name, ms: Math.round(performance.now() - started) },
+      'http',
+    );
   });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: 1024 * 1024,
+      onError: (c) => c.json(errorBody('invalid_argument', 'the request body is larger than 1 MiB', c.get('requestId')), 413),
+    }),
+  );
 
   app.onError((err, c) => {
     const requestId = c.get('requestId') ?? randomUUID();
@@ -65,6 +79,7 @@ export function buildApi(ctx: AppContext, routes: Route[], opts: { localActor?: 
   for (const route of routes) {
     app[route.method](route.path, async (c) => {
       const actor = route.public ? (undefined as unknown as Actor) : await authenticateRequest(ctx, c, opts.localActor);
+      if (actor) c.set('actor', actor);
       let body: unknown;
       if (route.body) {
         let raw: unknown;
