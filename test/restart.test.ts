@@ -1,5 +1,7 @@
 // State survives a restart; the embedded database refuses a second process.
 import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ajar, CLI, isPostgres, startAjar } from './support/ajar.js';
 
@@ -50,5 +52,13 @@ describe('restart and the data directory', () => {
       // The first server did not notice.
       expect((await ajar.api('GET', '/healthz')).status).toBe(200);
     }
+  });
+
+  it('a lock left by a process that died is taken over, and released on stop', async () => {
+    await ajar.stop();
+    if (!isPostgres()) expect(existsSync(join(ajar.dataDir, 'ajar.lock'))).toBe(false);
+    writeFileSync(join(ajar.dataDir, 'ajar.lock'), '999999\n');
+    await ajar.start();
+    expect((await ajar.api('GET', '/healthz')).status).toBe(200);
   });
 });
