@@ -8,6 +8,7 @@ import { migrate, pendingMigrations } from '../store/migrations.js';
 import { VERSION } from '../http/server-app.js';
 import { registerAccessCommands } from './access.js';
 import { registerAdminCommands } from './admin.js';
+import { registerPolicyCommands } from './policy.js';
 import { CliError, dataDirOf, type GlobalOptions } from './client.js';
 import { print } from './output.js';
 import { fail } from './run.js';
@@ -112,6 +113,7 @@ program
 
 registerAccessCommands(program, globals);
 registerAdminCommands(program, globals);
+registerPolicyCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,11 +6,12 @@ import { auditRoutes } from './routes/audit.js';
 import { grantRoutes } from './routes/grants.js';
 import { identityRoutes } from './routes/identities.js';
 import { metaRoutes } from './routes/meta.js';
+import { policyRoutes } from './routes/policy.js';
 import { requestRoutes } from './routes/requests.js';
 
 export const VERSION = '0.1.0';
 
-export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...auditRoutes];
+export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes];
 
 const openapiRoute: Route = {
   method: 'get',

@@ -1,0 +1,42 @@
+// `ajar policy …`: questions about the policy.
+import type { Command } from 'commander';
+import { formatDuration } from '../domain/duration.js';
+import type { Explanation } from '../policy/explain.js';
+import { callJson, type GlobalOptions } from './client.js';
+import { print } from './output.js';
+import { collect, withClient } from './run.js';
+
+function describe(e: Explanation): string {
+  const what = `${e.actions.join(', ')} on ${e.resources.join(', ')}`;
+  if (!e.eligible) return `${e.subject} may not request ${what}: ${e.reason}\n`;
+  const lines = [
+    `${e.subject} may request ${what} (rule ${e.rules.join(', ')})`,
+    `  duration: default ${formatDuration(e.defaultDurationSeconds!)}, at most ${formatDuration(e.maxDurationSeconds!)}${e.maxUses !== null ? `; at most ${e.maxUses} use(s)` : ''}`,
+    `  justification: a reason is required`,
+  ];
+  if (e.autoApproved) lines.push(`  approval: automatic (rule ${e.rules.join(', ')})`);
+  for (const s of e.stages) {
+    const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`)].join(' or ');
+    lines.push(`  approval (${s.rule}): ${s.count} of ${from} — ${s.approvers.length ? s.approvers.join(', ') : 'nobody'}${s.satisfiable ? '' : '  [cannot be satisfied: too few eligible approvers]'}`);
+  }
+  lines.push(`  to ask: ${e.command}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerPolicyCommands(program: Command, g: () => GlobalOptions) {
+  const policy = program.command('policy').description('questions about the policy');
+  policy
+    .command('explain')
+    .description('may someone request this, for how long, and who approves — without filing anything')
+    .option('--as <name>', 'explain for this user or service account (admins; default: yourself)')
+    .requiredOption('-a, --action <action>', 'action, repeatable', collect)
+    .requiredOption('-r, --resource <resource>', 'resource, repeatable', collect)
+    .option('--json', 'print JSON')
+    .action((o) =>
+      withClient(g(), async (c) => {
+        const e = await callJson<Explanation>(c, 'POST', '/v1/policy/explain', { resources: o.resource, actions: o.action, ...(o.as ? { as: o.as } : {}) });
+        print(o.json, e, () => describe(e));
+        return e.eligible ? 0 : 1;
+      }),
+    );
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { Identity } from '../config.js';
+import { parseResource, type Resource } from '../domain/resource.js';
+import { explainRequest } from './explain.js';
+import type { Policy } from './policy.js';
+
+const res = (t: string): Resource => (parseResource(t) as { ok: true; value: Resource }).value;
+const who = (name: string, groups: string[]): Identity => ({ name, kind: 'user', groups, attributes: {}, disabled: false, admin: false });
+const policy: Policy = {
+  pendingTtlSeconds: 3600,
+  rules: [
+    {
+      name: 'release',
+      who: { users: [], groups: ['eng', 'leads'], service_accounts: [] },
+      resources: [res('git:payments:release/*')],
+      actions: ['push'],
+      maxDurationSeconds: 7200,
+      defaultDurationSeconds: 3600,
+      maxUses: null,
+      approval: { groups: ['leads'], users: [], count: 2 },
+    },
+  ],
+};
+const people = [who('alice', ['eng']), who('bob', ['leads']), who('lena', ['leads'])];
+
+describe('explainRequest', () => {
+  it('names the rule, durations and the people who can approve', () => {
+    const e = explainRequest(policy, people[0]!, [res('git:payments:release/1')], ['push'], people);
+    expect(e).toMatchObject({ eligible: true, rules: ['release'], defaultDurationSeconds: 3600, maxDurationSeconds: 7200, autoApproved: false });
+    expect(e.stages).toEqual([{ rule: 'release', count: 2, groups: ['leads'], users: [], approvers: ['bob', 'lena'], satisfiable: true }]);
+    expect(e.command).toBe('ajar request --resource git:payments:release/1 --action push --reason "..."');
+  });
+
+  it('leaves the requester out of their own approvers, and says when a chain cannot be satisfied', () => {
+    const e = explainRequest(policy, people[1]!, [res('git:payments:release/1')], ['push'], people);
+    expect(e.stages[0]).toMatchObject({ approvers: ['lena'], satisfiable: false });
+  });
+
+  it('says why not when nothing allows it', () => {
+    const e = explainRequest(policy, people[0]!, [res('git:payments:main')], ['push'], people);
+    expect(e).toMatchObject({ eligible: false, reason: 'no policy rule lets alice request push on git:payments:main', stages: [], command: null });
+  });
+});

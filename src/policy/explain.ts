@@ -1,0 +1,53 @@
+// "What would I get, and who approves?" — answered from the policy alone,
+// without filing anything. Pure, like the evaluation it explains.
+import type { Identity } from '../config.js';
+import { canonicalResource, type Resource } from '../domain/resource.js';
+import { canApproveStage, evaluateRequest, type Policy } from './policy.js';
+
+export interface Explanation {
+  subject: string;
+  resources: string[];
+  actions: string[];
+  eligible: boolean;
+  /** why not, when not eligible */
+  reason: string | null;
+  rules: string[];
+  defaultDurationSeconds: number | null;
+  maxDurationSeconds: number | null;
+  maxUses: number | null;
+  autoApproved: boolean;
+  stages: { rule: string; count: number; groups: string[]; users: string[]; approvers: string[]; satisfiable: boolean }[];
+  justification: { reasonRequired: true };
+  /** the command that would file this request */
+  command: string | null;
+}
+
+/**
+ * `identities` are the candidates for approval (already without disabled ones);
+ * the requester is never among the approvers of their own request.
+ */
+export function explainRequest(policy: Policy, who: Identity, resources: Resource[], actions: string[], identities: Identity[]): Explanation {
+  const ev = evaluateRequest(policy, who, resources, actions);
+  const base = { subject: who.name, resources: resources.map(canonicalResource), actions, justification: { reasonRequired: true as const } };
+  if (!ev.eligible) {
+    return { ...base, eligible: false, reason: ev.reason, rules: [], defaultDurationSeconds: null, maxDurationSeconds: null, maxUses: null, autoApproved: false, stages: [], command: null };
+  }
+  const p = ev.plan;
+  const stages = p.stages.map((s) => {
+    const approvers = identities.filter((i) => i.name !== who.name && canApproveStage(s, i)).map((i) => i.name).sort();
+    return { rule: s.rule, count: s.count, groups: s.groups, users: s.users, approvers, satisfiable: approvers.length >= s.count };
+  });
+  const command = `ajar request ${base.resources.map((r) => `--resource ${r}`).join(' ')} ${actions.map((a) => `--action ${a}`).join(' ')} --reason "..."`;
+  return {
+    ...base,
+    eligible: true,
+    reason: null,
+    rules: p.rules,
+    defaultDurationSeconds: p.defaultDurationSeconds,
+    maxDurationSeconds: p.maxDurationSeconds,
+    maxUses: p.maxUses,
+    autoApproved: p.auto,
+    stages,
+    command,
+  };
+}
