@@ -162,6 +162,14 @@ function nodeOffset(doc: Document, path: (string | number)[]): number | undefine
 
 type FileConfig = z.infer<typeof fileSchema>;
 
+/** JSON Schema of the config file, for editor completion (`ajar policy schema`). */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    ...(z.toJSONSchema(fileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>),
+    title: 'Ajar configuration (identities, resources, policy)',
+  };
+}
+
 function build(f: FileConfig, file: string, at: (path: (string | number)[]) => string): Config {
   const problems: string[] = [];
   const groups = new Map(Object.entries(f.groups).map(([k, v]) => [k, v ?? {}]));

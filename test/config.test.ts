@@ -57,4 +57,18 @@ describe('config validation', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--config FILE');
   });
+
+  it('ajar policy check validates the same way, and ajar policy schema publishes a JSON Schema for editors', async () => {
+    const { file } = withConfig(example.replace('approval: auto', 'aproval: auto'));
+    const bad = await run(process.execPath, [CLI, 'policy', 'check', file, '--json'], process.env);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).problems.join('\n')).toContain('unknown key "aproval"');
+    const schema = await run(process.execPath, [CLI, 'policy', 'schema'], process.env);
+    expect(schema.code).toBe(0);
+    const s = JSON.parse(schema.stdout);
+    expect(s.$schema).toContain('json-schema.org');
+    const rule = s.properties.policy.properties.rules.items;
+    expect(rule.required).toEqual(expect.arrayContaining(['name', 'who', 'resources', 'actions', 'max_duration', 'approval']));
+    expect(rule.additionalProperties).toBe(false);
+  });
 });

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // The `ajar` command.
 import { Command, CommanderError } from 'commander';
-import { ConfigError, loadConfigFile } from '../config.js';
+import { ConfigError } from '../config.js';
 import { serve } from '../main.js';
 import { openDatabase } from '../store/database.js';
 import { migrate, pendingMigrations } from '../store/migrations.js';
 import { VERSION } from '../http/server-app.js';
 import { registerAccessCommands } from './access.js';
 import { registerAdminCommands } from './admin.js';
-import { registerPolicyCommands } from './policy.js';
+import { checkConfigFile, registerPolicyCommands } from './policy.js';
 import { CliError, dataDirOf, type GlobalOptions } from './client.js';
 import { print } from './output.js';
 import { fail } from './run.js';
@@ -97,19 +97,7 @@ program
   .command('check <file>')
   .description('validate a config file; errors name file:line:col')
   .option('--json', 'print JSON')
-  .action((file, o) => {
-    try {
-      const c = loadConfigFile(file);
-      print(o.json, { ok: true, identities: c.identities.size, resources: c.resources.length, rules: c.policy.rules.length }, () =>
-        `${file}: ok (${c.identities.size} identities, ${c.resources.length} resources, ${c.policy.rules.length} rules)\n`,
-      );
-      process.exit(0);
-    } catch (e) {
-      if (o.json && e instanceof ConfigError) print(true, { ok: false, problems: e.problems }, () => '');
-      process.stderr.write(`${(e as Error).message}\n`);
-      process.exit(1);
-    }
-  });
+  .action(checkConfigFile);
 
 registerAccessCommands(program, globals);
 registerAdminCommands(program, globals);

@@ -1,5 +1,6 @@
 // `ajar policy …`: questions about the policy.
 import type { Command } from 'commander';
+import { ConfigError, configJsonSchema, loadConfigFile } from '../config.js';
 import { formatDuration } from '../domain/duration.js';
 import type { Explanation } from '../policy/explain.js';
 import { callJson, type GlobalOptions } from './client.js';
@@ -39,4 +40,31 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
         return e.eligible ? 0 : 1;
       }),
     );
+
+  policy
+    .command('schema')
+    .description('print the JSON Schema of the config file (policy included), for editor completion')
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    });
+  policy
+    .command('check <file>')
+    .description('validate a config/policy file; errors name file:line:col (exit 1 on errors)')
+    .option('--json', 'print JSON')
+    .action(checkConfigFile);
+}
+
+/** `ajar config check` and `ajar policy check`: validate, print, exit 0 or 1. */
+export function checkConfigFile(file: string, o: { json?: boolean }): never {
+  try {
+    const c = loadConfigFile(file);
+    const summary = { ok: true, identities: c.identities.size, resources: c.resources.length, rules: c.policy.rules.length };
+    print(!!o.json, summary, () => `${file}: ok (${summary.identities} identities, ${summary.resources} resources, ${summary.rules} rules)\n`);
+    process.exit(0);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    if (o.json) print(true, { ok: false, problems: e.problems }, () => '');
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  }
 }
