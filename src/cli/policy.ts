@@ -1,6 +1,7 @@
 // `ajar policy …`: questions about the policy.
 import type { Command } from 'commander';
 import { ConfigError, configJsonSchema, loadConfigFile } from '../config.js';
+import { runPolicyTestFile, type TestOutcome } from '../policy/policy-test.js';
 import { formatDuration } from '../domain/duration.js';
 import type { Explanation } from '../policy/explain.js';
 import { callJson, type GlobalOptions } from './client.js';
@@ -46,6 +47,26 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
     .description('print the JSON Schema of the config file (policy included), for editor completion')
     .action(() => {
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    });
+  policy
+    .command('test <files...>')
+    .description('run policy unit tests written in YAML (given this request → this outcome); exit 1 if any fails')
+    .option('--json', 'print JSON')
+    .action((files: string[], o) => {
+      const all: (TestOutcome & { file: string })[] = [];
+      try {
+        for (const file of files) all.push(...runPolicyTestFile(file).results.map((r) => ({ ...r, file })));
+      } catch (e) {
+        process.stderr.write(`ajar: ${(e as Error).message}\n`);
+        process.exit(2);
+      }
+      const failed = all.filter((r) => !r.passed).length;
+      print(!!o.json, all, () =>
+        `${all
+          .map((r) => `${r.passed ? 'ok  ' : 'FAIL'} ${r.file}:${r.line} ${r.name}${r.failures.map((f) => `\n       ${f}`).join('')}`)
+          .join('\n')}\n${all.length - failed} passed, ${failed} failed\n`,
+      );
+      process.exit(failed ? 1 : 0);
     });
   policy
     .command('check <file>')
