@@ -1,9 +1,11 @@
 // Policy questions answered without filing anything.
-import type { Identity } from '../config.js';
+import { ConfigError, type Identity, parseConfig } from '../config.js';
+import { parseDuration } from '../domain/duration.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { type Explanation, explainRequest } from '../policy/explain.js';
-import { type Actor, type AppContext, activeIdentity } from './context.js';
-import { resolveResources } from './requests.js';
+import { type Simulation, simulate } from '../policy/simulate.js';
+import { type Actor, type AppContext, activeIdentity, requireAdmin } from './context.js';
+import { jsonList, planOf, resolveResources } from './requests.js';
 
 export async function explain(ctx: AppContext, actor: Actor, input: { as?: string | undefined; resources: string[]; actions: string[] }): Promise<Explanation & { policyVersion: string }> {
   const name = input.as ?? actor.name;
@@ -17,4 +19,49 @@ export async function explain(ctx: AppContext, actor: Actor, input: { as?: strin
     if (await activeIdentity(ctx, ctx.db, i.name)) candidates.push(i);
   }
   return { ...explainRequest(ctx.config.policy, who, resources, [...new Set(input.actions)], candidates), policyVersion: ctx.policyVersion };
+}
+
+const MAX_REPLAY = 50_000;
+
+/** Replay the requests recorded in [since, until) under the config text given. */
+export async function simulatePolicy(ctx: AppContext, actor: Actor, input: { config: string; name?: string | undefined; since: string; until?: string | undefined }): Promise<Simulation & { since: string; until: string }> {
+  requireAdmin(actor);
+  const now = ctx.clock.now();
+  // A duration means "that long before now", on the server's clock.
+  const when = (v: string) => {
+    const d = parseDuration(v);
+    return d.ok ? new Date(now.getTime() - d.value * 1000) : new Date(v);
+  };
+  const since = when(input.since);
+  const until = input.until ? when(input.until) : now;
+  if (Number.isNaN(since.getTime())) throw badInput('since: not a time; use ISO 8601 or a duration like 30d', { field: 'since' });
+  if (Number.isNaN(until.getTime())) throw badInput('until: not a time; use ISO 8601 or a duration like 1d', { field: 'until' });
+  let next;
+  try {
+    next = parseConfig(input.config, input.name ?? 'new policy');
+  } catch (e) {
+    if (e instanceof ConfigError) throw badInput(`config: the new policy is invalid:\n  ${e.problems.join('\n  ')}`, { field: 'config', problems: e.problems });
+    throw e;
+  }
+  const rows = await ctx.db
+    .selectFrom('access_requests')
+    .selectAll()
+    .where('created_at', '>=', since)
+    .where('created_at', '<', until)
+    .where('extends_grant_id', 'is', null)
+    .orderBy('created_at')
+    .limit(MAX_REPLAY + 1)
+    .execute();
+  if (rows.length > MAX_REPLAY) throw badInput(`since: more than ${MAX_REPLAY} requests in the period; choose a shorter one`, { field: 'since' });
+  const recorded = rows.map((r) => ({
+    id: r.id,
+    requester: r.requester,
+    resources: jsonList(r.resources),
+    actions: jsonList(r.actions),
+    durationSeconds: r.duration_seconds,
+    state: r.state,
+    plan: planOf(r),
+    createdAt: new Date(r.created_at).toISOString(),
+  }));
+  return { ...simulate(next, recorded), since: since.toISOString(), until: until.toISOString() };
 }

@@ -354,4 +354,4 @@ export async function listRequests(ctx: AppContext, actor: Actor, f: RequestFilt
   return toDto(ctx, ctx.db, rows);
 }
 
-export { expireIfDue, jsonList };
+export { expireIfDue, jsonList, planOf };

@@ -1,11 +1,13 @@
 // `ajar policy …`: questions about the policy.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError, configJsonSchema, loadConfigFile } from '../config.js';
 import { runPolicyTestFile, type TestOutcome } from '../policy/policy-test.js';
 import { formatDuration } from '../domain/duration.js';
 import type { Explanation } from '../policy/explain.js';
-import { callJson, type GlobalOptions } from './client.js';
-import { print } from './output.js';
+import type { Simulation } from '../policy/simulate.js';
+import { callJson, CliError, type GlobalOptions } from './client.js';
+import { print, table } from './output.js';
 import { collect, withClient } from './run.js';
 
 function describe(e: Explanation): string {
@@ -42,6 +44,27 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
       }),
     );
 
+  policy
+    .command('simulate <newfile>')
+    .description('replay the recorded requests of a period under a new config/policy and show what would change (admins)')
+    .option('--since <time>', 'start of the period: a duration back from now (30d) or an ISO time', '30d')
+    .option('--until <time>', 'end of the period (default: now)')
+    .option('--json', 'print JSON')
+    .action((file: string, o) =>
+      withClient(g(), async (c) => {
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (e) {
+          throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`);
+        }
+        const s = await callJson<Simulation & { since: string; until: string }>(c, 'POST', '/v1/policy/simulate', { config: text, name: file, since: o.since, ...(o.until ? { until: o.until } : {}) });
+        print(o.json, s, () => {
+          const head = `${s.requests} request(s) from ${s.since} to ${s.until}; ${s.changed} would change: ${s.summary.newlyRefused} refused, ${s.summary.nowAuto} now auto-approved, ${s.summary.nowReviewed} now reviewed, ${s.summary.durationTooLong} longer than the new maximum, ${s.summary.otherApprovers} with other approvers\n`;
+          return head + (s.changes.length ? table(s.changes.map((x) => ({ id: x.id, requester: x.requester, resources: x.resources, actions: x.actions, changes: x.changes.join('; ') })), ['id', 'requester', 'resources', 'actions', 'changes']) : '');
+        });
+      }),
+    );
   policy
     .command('schema')
     .description('print the JSON Schema of the config file (policy included), for editor completion')

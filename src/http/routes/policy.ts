@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { explain } from '../../app/policy.js';
+import { explain, simulatePolicy } from '../../app/policy.js';
 import type { Route } from '../api.js';
 
 export const policyRoutes: Route[] = [
@@ -14,5 +14,18 @@ export const policyRoutes: Route[] = [
       actions: z.array(z.string().min(1)).min(1).max(10),
     }),
     handler: ({ ctx, actor, body }) => explain(ctx, actor, body),
+  },
+  {
+    method: 'post',
+    path: '/v1/policy/simulate',
+    tag: 'policy',
+    summary: 'Replay the requests of a period under a new config/policy and list what would change (admin)',
+    body: z.strictObject({
+      config: z.string().min(1).max(1024 * 512),
+      name: z.string().max(500).optional(),
+      since: z.string(),
+      until: z.string().optional(),
+    }),
+    handler: ({ ctx, actor, body }) => simulatePolicy(ctx, actor, body),
   },
 ];
