@@ -6,6 +6,7 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { type AppContext, localAdmin, policyVersion } from './app/context.js';
+import { watchConfig } from './app/reload.js';
 import { startSweeper } from './app/sweep.js';
 import { type Config, loadConfigFile } from './config.js';
 import { type Clock, fileClock, systemClock } from './domain/clock.js';
@@ -71,6 +72,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const clock = clockFromEnv(log);
   const ctx = makeContext(database, config, clock, log);
   const stopSweeper = startSweeper(ctx, config.workers.sweepIntervalSeconds);
+  const stopWatching = watchConfig(ctx, opts.configFile);
 
   const http = createAdaptorServer({ fetch: createHttpApp(ctx).fetch });
   const host = opts.host ?? config.server.host;
@@ -109,6 +111,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     url,
     close() {
       closing ??= (async () => {
+        stopWatching();
         await stopSweeper();
         await Promise.all([closeServer(http), admin ? closeServer(admin) : Promise.resolve()]);
         if (admin) rmSync(socketPath, { force: true });

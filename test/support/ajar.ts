@@ -34,6 +34,7 @@ export interface Ajar {
   /** SQL straight on the database (PostgreSQL only while the server runs) */
   sql(text: string, params?: unknown[]): Promise<any[]>;
   serverLog(): string;
+  signal(sig: NodeJS.Signals): void;
 }
 
 let counter = 0;
@@ -186,6 +187,9 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
       }
     },
     serverLog: () => log,
+    signal: (sig) => {
+      proc?.kill(sig);
+    },
   };
   await ajar.start();
   return ajar;
