@@ -43,12 +43,29 @@ const ruleSchema = z.strictObject({
     groups: z.array(NAME).default([]),
     service_accounts: z.array(NAME).default([]),
   }),
+  /** block rules always win over allow rules */
+  effect: z.enum(['allow', 'block']).default('allow'),
   resources: z.array(z.string()).min(1),
   actions: z.array(z.string()).min(1),
-  max_duration: DURATION,
+  max_duration: DURATION.optional(),
   default_duration: DURATION.optional(),
+  min_duration: DURATION.optional(),
   max_uses: z.number().int().min(1).optional(),
-  approval: approvalSchema,
+  pending_ttl: DURATION.optional(),
+  ticket: z
+    .strictObject({
+      required: z.boolean().default(true),
+      pattern: z.string().refine((p) => {
+        try {
+          new RegExp(p, 'u');
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'not a valid regular expression').optional(),
+    })
+    .optional(),
+  approval: approvalSchema.optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -225,9 +242,20 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     const here = (...p: (string | number)[]) => at(['policy', 'rules', i, ...p]);
     if (ruleNames.has(r.name)) problems.push(`${here('name')}: rule name "${r.name}" is used twice`);
     ruleNames.add(r.name);
-    const max = parseDuration(r.max_duration);
+    const block = r.effect === 'block';
+    if (!block && r.max_duration === undefined) problems.push(`${here()}: max_duration is required on an allow rule`);
+    if (!block && r.approval === undefined) problems.push(`${here()}: approval is required on an allow rule (approval: auto, or approvers)`);
+    if (block) {
+      for (const k of ['max_duration', 'default_duration', 'min_duration', 'max_uses', 'pending_ttl', 'ticket', 'approval'] as const) {
+        if (r[k] !== undefined) problems.push(`${here(k)}: a block rule has no ${k}; it only refuses`);
+      }
+    }
+    const max = parseDuration(r.max_duration ?? '1s');
     const def = r.default_duration ? parseDuration(r.default_duration) : max;
+    const min = r.min_duration ? parseDuration(r.min_duration) : undefined;
     if (max.ok && def.ok && def.value > max.value) problems.push(`${here('default_duration')}: default_duration is longer than max_duration`);
+    if (min?.ok && max.ok && min.value > max.value) problems.push(`${here('min_duration')}: min_duration is longer than max_duration`);
+    if (min?.ok && def.ok && r.default_duration && min.value > def.value) problems.push(`${here('min_duration')}: min_duration is longer than default_duration`);
     r.who.users.forEach((u, j) => {
       if (!identities.has(u) || identities.get(u)!.kind !== 'user') problems.push(`${here('who', 'users', j)}: unknown user "${u}"`);
     });
@@ -257,7 +285,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       if (![...kinds].some((kind) => ACTIONS[kind].includes(a))) problems.push(`${here('actions', k)}: unknown action "${a}"`);
     });
     let approval: PolicyRule['approval'] = 'auto';
-    if (r.approval !== 'auto') {
+    if (r.approval !== undefined && r.approval !== 'auto') {
       const ap = r.approval;
       if (ap.groups.length === 0 && ap.users.length === 0) problems.push(`${here('approval')}: name approver groups or users, or write approval: auto`);
       ap.groups.forEach((g, j) => {
@@ -267,16 +295,24 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
         if (!identities.has(u)) problems.push(`${here('approval', 'users', j)}: unknown user "${u}"`);
       });
       approval = { groups: ap.groups, users: ap.users, count: ap.count };
+      const eligible = [...identities.values()].filter((id) => ap.users.includes(id.name) || id.groups.some((g) => ap.groups.includes(g)));
+      if (eligible.length < ap.count) {
+        problems.push(`${here('approval', 'count')}: needs ${ap.count} approvers but only ${eligible.length} identities can approve (${eligible.map((x) => x.name).join(', ') || 'none'}); this chain can never be satisfied`);
+      }
     }
     rules.push({
       name: r.name,
       description: r.description,
       who: r.who,
+      effect: r.effect,
       resources: parsedResources,
       actions: r.actions,
       maxDurationSeconds: max.ok ? max.value : 0,
-      defaultDurationSeconds: def.ok ? def.value : 0,
+      defaultDurationSeconds: def.ok ? Math.max(def.value, min?.ok ? min.value : 0) : 0,
+      minDurationSeconds: min?.ok ? min.value : 0,
       maxUses: r.max_uses ?? null,
+      pendingTtlSeconds: r.pending_ttl ? (parseDuration(r.pending_ttl) as { ok: true; value: number }).value : null,
+      ticket: r.ticket ? { required: r.ticket.required, pattern: r.ticket.pattern ?? null } : null,
       approval,
     });
   });

@@ -68,7 +68,8 @@ describe('config validation', () => {
     const s = JSON.parse(schema.stdout);
     expect(s.$schema).toContain('json-schema.org');
     const rule = s.properties.policy.properties.rules.items;
-    expect(rule.required).toEqual(expect.arrayContaining(['name', 'who', 'resources', 'actions', 'max_duration', 'approval']));
+    expect(rule.required).toEqual(expect.arrayContaining(['name', 'who', 'resources', 'actions']));
+    expect(rule.properties.effect.enum).toEqual(['allow', 'block']);
     expect(rule.additionalProperties).toBe(false);
   });
 });

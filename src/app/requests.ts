@@ -6,7 +6,7 @@ import { parseDuration } from '../domain/duration.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { effectiveRequestState, type RequestState } from '../domain/grant.js';
 import { canonicalResource, isPattern, parseResource, type Resource, validateAction } from '../domain/resource.js';
-import { type ApprovalStage, approvalProgress, canApproveStage, evaluateRequest, isFullyApproved, type Plan } from '../policy/policy.js';
+import { type ApprovalStage, approvalProgress, canApproveStage, evaluateRequest, isFullyApproved, type Plan, ticketProblem } from '../policy/policy.js';
 import type { DB } from '../store/schema.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, inTransaction, newId } from './context.js';
@@ -55,6 +55,9 @@ function durationSeconds(text: string | undefined, plan: Plan): number {
   if (d.value > plan.maxDurationSeconds) {
     throw badInput(`duration: ${text} is longer than the ${fmt(plan.maxDurationSeconds)} the policy allows (rule ${plan.rules.join(', ')})`, { field: 'duration' });
   }
+  if (d.value < plan.minDurationSeconds) {
+    throw badInput(`duration: ${text} is shorter than the ${fmt(plan.minDurationSeconds)} the policy requires (rule ${plan.rules.join(', ')})`, { field: 'duration' });
+  }
   return d.value;
 }
 
@@ -77,6 +80,8 @@ export async function createRequest(ctx: AppContext, actor: Actor, input: Reques
   if (!ev.eligible) throw new AppError('permission_denied', ev.reason);
   const plan = ev.plan;
   const duration = durationSeconds(input.duration, plan);
+  const ticketWrong = ticketProblem(plan, input.ticket);
+  if (ticketWrong) throw badInput(`ticket: ${ticketWrong}`, { field: 'ticket' });
   const now = ctx.clock.now();
   let startAt: Date | null = null;
   if (input.startAt !== undefined) {
@@ -108,7 +113,7 @@ export async function createRequest(ctx: AppContext, actor: Actor, input: Reques
     plan: JSON.stringify(plan),
     policy_version: ctx.policyVersion,
     created_at: now,
-    expires_at: new Date(now.getTime() + ctx.config.policy.pendingTtlSeconds * 1000),
+    expires_at: new Date(now.getTime() + (plan.pendingTtlSeconds ?? ctx.config.policy.pendingTtlSeconds) * 1000),
   };
   await inTransaction(ctx, async (tx) => {
     await tx.insertInto('access_requests').values(row).execute();

@@ -15,8 +15,8 @@ function describe(e: Explanation): string {
   if (!e.eligible) return `${e.subject} may not request ${what}: ${e.reason}\n`;
   const lines = [
     `${e.subject} may request ${what} (rule ${e.rules.join(', ')})`,
-    `  duration: default ${formatDuration(e.defaultDurationSeconds!)}, at most ${formatDuration(e.maxDurationSeconds!)}${e.maxUses !== null ? `; at most ${e.maxUses} use(s)` : ''}`,
-    `  justification: a reason is required`,
+    `  duration: default ${formatDuration(e.defaultDurationSeconds!)}, at most ${formatDuration(e.maxDurationSeconds!)}${e.minDurationSeconds ? `, at least ${formatDuration(e.minDurationSeconds)}` : ''}${e.maxUses !== null ? `; at most ${e.maxUses} use(s)` : ''}`,
+    `  justification: a reason${e.justification.ticketRequired ? ' and a ticket' : ''} ${e.justification.ticketRequired ? 'are' : 'is'} required${e.justification.ticketPatterns.length ? ` (ticket matching ${e.justification.ticketPatterns.join(' and ')})` : ''}`,
   ];
   if (e.autoApproved) lines.push(`  approval: automatic (rule ${e.rules.join(', ')})`);
   for (const s of e.stages) {

@@ -17,7 +17,8 @@ export interface Explanation {
   maxUses: number | null;
   autoApproved: boolean;
   stages: { rule: string; count: number; groups: string[]; users: string[]; approvers: string[]; satisfiable: boolean }[];
-  justification: { reasonRequired: true };
+  justification: { reasonRequired: true; ticketRequired: boolean; ticketPatterns: string[] };
+  minDurationSeconds: number | null;
   /** the command that would file this request */
   command: string | null;
 }
@@ -28,20 +29,24 @@ export interface Explanation {
  */
 export function explainRequest(policy: Policy, who: Identity, resources: Resource[], actions: string[], identities: Identity[]): Explanation {
   const ev = evaluateRequest(policy, who, resources, actions);
-  const base = { subject: who.name, resources: resources.map(canonicalResource), actions, justification: { reasonRequired: true as const } };
+  const base = { subject: who.name, resources: resources.map(canonicalResource), actions };
+  const noTicket = { reasonRequired: true as const, ticketRequired: false, ticketPatterns: [] };
   if (!ev.eligible) {
-    return { ...base, eligible: false, reason: ev.reason, rules: [], defaultDurationSeconds: null, maxDurationSeconds: null, maxUses: null, autoApproved: false, stages: [], command: null };
+    return { ...base, justification: noTicket, eligible: false, reason: ev.reason, rules: [], defaultDurationSeconds: null, minDurationSeconds: null, maxDurationSeconds: null, maxUses: null, autoApproved: false, stages: [], command: null };
   }
   const p = ev.plan;
   const stages = p.stages.map((s) => {
     const approvers = identities.filter((i) => i.name !== who.name && canApproveStage(s, i)).map((i) => i.name).sort();
     return { rule: s.rule, count: s.count, groups: s.groups, users: s.users, approvers, satisfiable: approvers.length >= s.count };
   });
-  const command = `ajar request ${base.resources.map((r) => `--resource ${r}`).join(' ')} ${actions.map((a) => `--action ${a}`).join(' ')} --reason "..."`;
+  const ticket = p.ticket ?? { required: false, patterns: [] };
+  const command = `ajar request ${base.resources.map((r) => `--resource ${r}`).join(' ')} ${actions.map((a) => `--action ${a}`).join(' ')} --reason "..."${ticket.required ? ' --ticket ...' : ''}`;
   return {
     ...base,
+    justification: { reasonRequired: true, ticketRequired: ticket.required, ticketPatterns: ticket.patterns },
     eligible: true,
     reason: null,
+    minDurationSeconds: p.minDurationSeconds,
     rules: p.rules,
     defaultDurationSeconds: p.defaultDurationSeconds,
     maxDurationSeconds: p.maxDurationSeconds,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Identity } from '../config.js';
 import { parseResource, type Resource } from '../domain/resource.js';
-import { approvalProgress, canApproveStage, evaluateRequest, isFullyApproved, type Policy, type PolicyRule } from './policy.js';
+import { approvalProgress, canApproveStage, evaluateRequest, isFullyApproved, type Policy, type PolicyRule, ticketProblem } from './policy.js';
 
 const res = (t: string): Resource => (parseResource(t) as { ok: true; value: Resource }).value;
 const who = (name: string, groups: string[], kind: Identity['kind'] = 'user'): Identity => ({ name, kind, groups, attributes: {}, disabled: false, admin: false });
@@ -12,6 +12,10 @@ const rule = (over: Partial<PolicyRule>): PolicyRule => ({
   actions: [],
   maxDurationSeconds: 3600,
   defaultDurationSeconds: 1800,
+  effect: 'allow',
+  minDurationSeconds: 0,
+  pendingTtlSeconds: null,
+  ticket: null,
   maxUses: null,
   approval: 'auto',
   ...over,
@@ -34,7 +38,10 @@ describe('evaluateRequest', () => {
 
   it('matches by group and returns the rule\'s plan', () => {
     const e = evaluateRequest(policy, who('alice', ['eng']), [res('git:payments:feature/x/y')], ['push']);
-    expect(e).toEqual({ eligible: true, plan: { rules: ['feature'], maxDurationSeconds: 28800, defaultDurationSeconds: 28800, maxUses: null, auto: true, stages: [] } });
+    expect(e).toEqual({
+      eligible: true,
+      plan: { rules: ['feature'], maxDurationSeconds: 28800, defaultDurationSeconds: 28800, minDurationSeconds: 0, maxUses: null, pendingTtlSeconds: 86400, ticket: { required: false, patterns: [] }, auto: true, stages: [] },
+    });
   });
 
   it('a request wider than the rule is not eligible', () => {
@@ -72,5 +79,37 @@ describe('approvals', () => {
     expect(isFullyApproved([stage], [who('bob', ['leads']), who('carol', ['security'])])).toBe(true);
     expect(approvalProgress([stage], [who('bob', ['leads']), who('alice', ['eng'])])).toEqual([{ stage, have: 1 }]);
     expect(isFullyApproved([], [])).toBe(true);
+  });
+});
+
+describe('block rules, minimum durations, tickets and per-rule TTLs', () => {
+  const p: Policy = {
+    pendingTtlSeconds: 86400,
+    rules: [
+      rule({ name: 'no-contractor-push', effect: 'block', who: { users: [], groups: ['contractors'], service_accounts: [] }, resources: [res('git:payments')], actions: ['push'] }),
+      rule({ name: 'release', who: { users: [], groups: ['eng', 'contractors'], service_accounts: [] }, resources: [res('git:payments:release/*')], actions: ['push'], minDurationSeconds: 600, defaultDurationSeconds: 300, pendingTtlSeconds: 3600, ticket: { required: true, pattern: '^PAY-[0-9]+$' }, approval: { groups: ['leads'], users: [], count: 1 } }),
+      rule({ name: 'feature', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:feature/*')], actions: ['push'], maxDurationSeconds: 1800, minDurationSeconds: 0 }),
+      rule({ name: 'tiny', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:tiny/*')], actions: ['push'], maxDurationSeconds: 300 }),
+    ],
+  };
+
+  it('a block rule wins over an allow rule, even one listed after it', () => {
+    const e = evaluateRequest(p, who('cora', ['contractors']), [res('git:payments:release/1')], ['push']);
+    expect(e).toEqual({ eligible: false, reason: 'rule no-contractor-push blocks cora from push on git:payments:release/1' });
+    expect(evaluateRequest(p, who('alice', ['eng']), [res('git:payments:release/1')], ['push']).eligible).toBe(true);
+  });
+
+  it('carries the minimum duration, the ticket rule and the shortest pending TTL', () => {
+    const e = evaluateRequest(p, who('alice', ['eng']), [res('git:payments:release/1'), res('git:payments:feature/x')], ['push']);
+    if (!e.eligible) throw new Error(e.reason);
+    expect(e.plan).toMatchObject({ minDurationSeconds: 600, maxDurationSeconds: 1800, defaultDurationSeconds: 600, pendingTtlSeconds: 3600, ticket: { required: true, patterns: ['^PAY-[0-9]+$'] } });
+    expect(ticketProblem(e.plan, undefined)).toContain('a ticket is required');
+    expect(ticketProblem(e.plan, 'JIRA-1')).toContain('does not match the required ticket pattern');
+    expect(ticketProblem(e.plan, 'PAY-42')).toBeUndefined();
+  });
+
+  it('rules with no common duration make the request ineligible', () => {
+    const e = evaluateRequest(p, who('alice', ['eng']), [res('git:payments:release/1'), res('git:payments:tiny/x')], ['push']);
+    expect(e).toMatchObject({ eligible: false, reason: expect.stringContaining('allow no common duration') });
   });
 });

@@ -1,7 +1,7 @@
 // The basic policy: who may request which actions on which resources, for how
 // long, and who approves. Pure: no I/O, no clock reads; the lifecycle calls it.
 import type { Identity } from '../config.js';
-import { canonicalResource, type Resource, resourceCovers } from '../domain/resource.js';
+import { canonicalResource, type Resource, resourceCovers, resourceOverlaps } from '../domain/resource.js';
 
 export interface Approvers {
   groups: string[];
@@ -13,11 +13,17 @@ export interface PolicyRule {
   name: string;
   description?: string | undefined;
   who: { users: string[]; groups: string[]; service_accounts: string[] };
+  /** block rules refuse whatever they cover, whatever allows it */
+  effect: 'allow' | 'block';
   resources: Resource[];
   actions: string[];
   maxDurationSeconds: number;
   defaultDurationSeconds: number;
+  minDurationSeconds: number;
   maxUses: number | null;
+  /** how long a request under this rule waits for a decision; null = the policy's */
+  pendingTtlSeconds: number | null;
+  ticket: { required: boolean; pattern: string | null } | null;
   approval: 'auto' | Approvers;
 }
 
@@ -39,7 +45,11 @@ export interface Plan {
   rules: string[];
   maxDurationSeconds: number;
   defaultDurationSeconds: number;
+  minDurationSeconds: number;
   maxUses: number | null;
+  pendingTtlSeconds: number;
+  /** a ticket is required if any rule requires one; it must match every pattern */
+  ticket: { required: boolean; patterns: string[] };
   auto: boolean;
   stages: ApprovalStage[];
 }
@@ -60,8 +70,13 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
   const used = new Map<string, PolicyRule>();
   for (const resource of resources) {
     for (const action of actions) {
+      // Block rules win: one that could touch the requested resource refuses it.
+      const block = policy.rules.find(
+        (r) => r.effect === 'block' && r.actions.includes(action) && subjectMatches(r, who) && r.resources.some((p) => resourceOverlaps(p, resource)),
+      );
+      if (block) return { eligible: false, reason: `rule ${block.name} blocks ${who.name} from ${action} on ${canonicalResource(resource)}` };
       const rule = policy.rules.find(
-        (r) => r.actions.includes(action) && subjectMatches(r, who) && r.resources.some((p) => resourceCovers(p, resource)),
+        (r) => r.effect === 'allow' && r.actions.includes(action) && subjectMatches(r, who) && r.resources.some((p) => resourceCovers(p, resource)),
       );
       if (!rule) {
         return { eligible: false, reason: `no policy rule lets ${who.name} request ${action} on ${canonicalResource(resource)}` };
@@ -76,17 +91,33 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
     if (r.approval !== 'auto') stages.push({ rule: r.name, groups: r.approval.groups, users: r.approval.users, count: r.approval.count });
   }
   const max = Math.min(...rules.map((r) => r.maxDurationSeconds));
+  const min = Math.max(0, ...rules.map((r) => r.minDurationSeconds));
+  if (min > max) return { eligible: false, reason: `the rules ${rules.map((r) => r.name).join(', ')} allow no common duration; request the resources separately` };
+  const ttls = rules.map((r) => r.pendingTtlSeconds ?? policy.pendingTtlSeconds);
   return {
     eligible: true,
     plan: {
       rules: rules.map((r) => r.name),
       maxDurationSeconds: max,
-      defaultDurationSeconds: Math.min(max, ...rules.map((r) => r.defaultDurationSeconds)),
+      defaultDurationSeconds: Math.max(min, Math.min(max, ...rules.map((r) => r.defaultDurationSeconds))),
+      minDurationSeconds: min,
       maxUses: uses.length > 0 ? Math.min(...uses) : null,
+      pendingTtlSeconds: Math.min(...ttls),
+      ticket: {
+        required: rules.some((r) => r.ticket?.required),
+        patterns: [...new Set(rules.map((r) => r.ticket?.pattern).filter((p): p is string => !!p))],
+      },
       auto: stages.length === 0,
       stages,
     },
   };
+}
+
+/** Does the ticket satisfy the plan? undefined when it does, else what is wrong. */
+export function ticketProblem(plan: Plan, ticket: string | undefined | null): string | undefined {
+  if (!ticket) return plan.ticket.required ? `a ticket is required (rule ${plan.rules.join(', ')})` : undefined;
+  const bad = plan.ticket.patterns.find((p) => !new RegExp(p, 'u').test(ticket));
+  return bad ? `"${ticket}" does not match the required ticket pattern ${bad}` : undefined;
 }
 
 export function canApproveStage(stage: ApprovalStage, approver: Identity): boolean {
