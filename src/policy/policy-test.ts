@@ -23,6 +23,8 @@ const testSchema = z.strictObject({
     rules: z.array(z.string()).optional(),
     default_duration: z.string().optional(),
     max_duration: z.string().optional(),
+    min_duration: z.string().optional(),
+    ticket_required: z.boolean().optional(),
     max_uses: z.number().int().nullable().optional(),
     duration_allowed: z.boolean().optional(),
     approvers: z.array(z.string()).optional(),
@@ -92,6 +94,8 @@ function runOne(config: Config, t: PolicyTest): { passed: boolean; failures: str
     if (x.rules !== undefined) differ('rules', x.rules, e.rules);
     if (x.default_duration !== undefined) differ('default_duration', canonical(x.default_duration), formatDuration(e.defaultDurationSeconds!));
     if (x.max_duration !== undefined) differ('max_duration', canonical(x.max_duration), formatDuration(e.maxDurationSeconds!));
+    if (x.min_duration !== undefined) differ('min_duration', canonical(x.min_duration), formatDuration(e.minDurationSeconds ?? 0));
+    if (x.ticket_required !== undefined) differ('ticket_required', x.ticket_required, e.justification.ticketRequired);
     if (x.max_uses !== undefined) differ('max_uses', x.max_uses, e.maxUses);
     if (x.approvers !== undefined) differ('approvers', [...x.approvers].sort(), [...new Set(e.stages.flatMap((s) => s.approvers))].sort());
     if (x.duration_allowed !== undefined) {
