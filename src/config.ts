@@ -13,6 +13,7 @@ import {
   type Resource,
   validateAction,
 } from './domain/resource.js';
+import { type AutomaticRule, compileCondition, isTimeZone } from './policy/conditions.js';
 import type { Policy, PolicyRule } from './policy/policy.js';
 
 const NAME = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'use lower-case letters, digits, ".", "_" and "-" (at most 64)');
@@ -86,9 +87,20 @@ const fileSchema = z.strictObject({
   policy: z
     .strictObject({
       pending_ttl: DURATION.default('24h'),
+      timezone: z.string().default('UTC'),
       rules: z.array(ruleSchema).default([]),
+      automatic: z
+        .array(
+          z.strictObject({
+            name: NAME,
+            decision: z.enum(['approve', 'deny']),
+            when: z.string().min(1).max(4000),
+            reason: z.string().max(500).optional(),
+          }),
+        )
+        .default([]),
     })
-    .default({ pending_ttl: '24h', rules: [] }),
+    .default({ pending_ttl: '24h', timezone: 'UTC', rules: [], automatic: [] }),
   workers: z.strictObject({ sweep_interval: DURATION.default('5s') }).default({ sweep_interval: '5s' }),
 });
 
@@ -317,6 +329,16 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     });
   });
 
+  if (!isTimeZone(f.policy.timezone)) problems.push(`${at(['policy', 'timezone'])}: unknown time zone "${f.policy.timezone}"; use an IANA name like Europe/Berlin`);
+  const automatic: AutomaticRule[] = [];
+  f.policy.automatic.forEach((a, i) => {
+    if (ruleNames.has(a.name)) problems.push(`${at(['policy', 'automatic', i, 'name'])}: rule name "${a.name}" is used twice`);
+    ruleNames.add(a.name);
+    const test = compileCondition(a.when);
+    if (typeof test === 'string') problems.push(`${at(['policy', 'automatic', i, 'when'])}: the condition does not type-check: ${test}`);
+    else automatic.push({ name: a.name, decision: a.decision, when: a.when, reason: a.reason ?? null, test });
+  });
+
   if (problems.length > 0) throw new ConfigError(problems);
   const ttl = parseDuration(f.policy.pending_ttl);
   const sweep = parseDuration(f.workers.sweep_interval);
@@ -326,7 +348,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     identities,
     groups,
     resources,
-    policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, rules },
+    policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic },
     workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5 },
   };
 }

@@ -5,7 +5,7 @@ import { AppError, badInput, notFound } from '../domain/errors.js';
 import { type Explanation, explainRequest } from '../policy/explain.js';
 import { type Simulation, simulate } from '../policy/simulate.js';
 import { type Actor, type AppContext, activeIdentity, requireAdmin } from './context.js';
-import { jsonList, planOf, resolveResources } from './requests.js';
+import { decideAutomatically, jsonList, planOf, resolveResources } from './requests.js';
 
 export async function explain(ctx: AppContext, actor: Actor, input: { as?: string | undefined; resources: string[]; actions: string[] }): Promise<Explanation & { policyVersion: string }> {
   const name = input.as ?? actor.name;
@@ -18,7 +18,20 @@ export async function explain(ctx: AppContext, actor: Actor, input: { as?: strin
   for (const i of ctx.config.identities.values()) {
     if (await activeIdentity(ctx, ctx.db, i.name)) candidates.push(i);
   }
-  return { ...explainRequest(ctx.config.policy, who, resources, [...new Set(input.actions)], candidates), policyVersion: ctx.policyVersion };
+  const actions = [...new Set(input.actions)];
+  const e = explainRequest(ctx.config.policy, who, resources, actions, candidates);
+  if (e.eligible) {
+    // Automatic rules as they would apply now, to a request of the default duration.
+    const auto = decideAutomatically(ctx, who, resources, actions, e.defaultDurationSeconds!, undefined, '', ctx.clock.now());
+    if (auto) {
+      e.automatic = auto;
+      if (auto.decision === 'approve') {
+        e.autoApproved = true;
+        e.stages = [];
+      }
+    }
+  }
+  return { ...e, policyVersion: ctx.policyVersion };
 }
 
 const MAX_REPLAY = 50_000;

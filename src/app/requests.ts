@@ -6,6 +6,7 @@ import { parseDuration } from '../domain/duration.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { effectiveRequestState, type RequestState } from '../domain/grant.js';
 import { canonicalResource, isPattern, parseResource, type Resource, validateAction } from '../domain/resource.js';
+import { automaticDecision, conditionVars } from '../policy/conditions.js';
 import { type ApprovalStage, approvalProgress, canApproveStage, evaluateRequest, isFullyApproved, type Plan, ticketProblem } from '../policy/policy.js';
 import type { DB } from '../store/schema.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
@@ -83,6 +84,12 @@ export async function createRequest(ctx: AppContext, actor: Actor, input: Reques
   const ticketWrong = ticketProblem(plan, input.ticket);
   if (ticketWrong) throw badInput(`ticket: ${ticketWrong}`, { field: 'ticket' });
   const now = ctx.clock.now();
+  const automatic = decideAutomatically(ctx, actor, resources, actions, duration, input.ticket, input.reason, now);
+  if (automatic?.decision === 'approve') {
+    plan.auto = true;
+    plan.stages = [];
+  }
+  plan.automatic = automatic ?? null;
   let startAt: Date | null = null;
   if (input.startAt !== undefined) {
     startAt = new Date(input.startAt);
@@ -130,12 +137,38 @@ export async function createRequest(ctx: AppContext, actor: Actor, input: Reques
         details: { duration, startAt: startAt?.toISOString() ?? null, ticket: row.ticket, maxUses, rules: plan.rules, policyVersion: ctx.policyVersion },
       },
     ];
-    if (plan.auto) {
-      events.push(...(await approve(ctx, tx, await lockRequest(tx, id), `policy:${plan.rules.join(',')}`, 'auto-approved by policy', now)));
+    if (automatic?.decision === 'deny') {
+      const why = automatic.reason ?? `denied automatically by rule ${automatic.rule}`;
+      await tx.updateTable('access_requests').set({ state: 'denied', decided_at: now, decided_by: `policy:${automatic.rule}`, decision_reason: why }).where('id', '=', id).execute();
+      events.push({ type: 'request.denied', actor: `policy:${automatic.rule}`, subject: actor.name, requestId: id, reason: why, resource: canonical.join(' '), action: actions.join(' ') });
+    } else if (plan.auto) {
+      const by = automatic ? `policy:${automatic.rule}` : `policy:${plan.rules.join(',')}`;
+      events.push(...(await approve(ctx, tx, await lockRequest(tx, id), by, automatic?.reason ?? 'auto-approved by policy', now)));
     }
     await appendAudit(tx, now, events);
   });
   return getRequest(ctx, actor, id);
+}
+
+/** CEL automatic decisions over this request, in the policy's time zone. */
+export function decideAutomatically(
+  ctx: AppContext,
+  who: Identity,
+  resources: Resource[],
+  actions: string[],
+  durationSeconds: number,
+  ticket: string | undefined,
+  reason: string,
+  at: Date,
+) {
+  const policy = ctx.config.policy;
+  if (policy.automatic.length === 0) return undefined;
+  const labels = (r: Resource) =>
+    ctx.config.resources.find((c) => c.resource.kind === r.kind && c.resource.name === r.name && (r.kind !== 'env' || c.resource.scope === r.scope))?.labels ?? {};
+  return automaticDecision(
+    policy.automatic,
+    conditionVars({ who, resources, resourceIds: resources.map(canonicalResource), labels, actions, durationSeconds, ticket, reason, at, timezone: policy.timezone }),
+  );
 }
 
 async function lockRequest(tx: Transaction<DB>, id: string): Promise<RequestRow> {

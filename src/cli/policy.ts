@@ -18,7 +18,8 @@ function describe(e: Explanation): string {
     `  duration: default ${formatDuration(e.defaultDurationSeconds!)}, at most ${formatDuration(e.maxDurationSeconds!)}${e.minDurationSeconds ? `, at least ${formatDuration(e.minDurationSeconds)}` : ''}${e.maxUses !== null ? `; at most ${e.maxUses} use(s)` : ''}`,
     `  justification: a reason${e.justification.ticketRequired ? ' and a ticket' : ''} ${e.justification.ticketRequired ? 'are' : 'is'} required${e.justification.ticketPatterns.length ? ` (ticket matching ${e.justification.ticketPatterns.join(' and ')})` : ''}`,
   ];
-  if (e.autoApproved) lines.push(`  approval: automatic (rule ${e.rules.join(', ')})`);
+  if (e.automatic?.decision === 'deny') lines.push(`  would be DENIED now by automatic rule ${e.automatic.rule}${e.automatic.reason ? `: ${e.automatic.reason}` : ''}`);
+  else if (e.autoApproved) lines.push(`  approval: automatic (rule ${e.automatic?.rule ?? e.rules.join(', ')})`);
   for (const s of e.stages) {
     const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`)].join(' or ');
     lines.push(`  approval (${s.rule}): ${s.count} of ${from} — ${s.approvers.length ? s.approvers.join(', ') : 'nobody'}${s.satisfiable ? '' : '  [cannot be satisfied: too few eligible approvers]'}`);

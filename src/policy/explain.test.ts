@@ -8,6 +8,8 @@ const res = (t: string): Resource => (parseResource(t) as { ok: true; value: Res
 const who = (name: string, groups: string[]): Identity => ({ name, kind: 'user', groups, attributes: {}, disabled: false, admin: false });
 const policy: Policy = {
   pendingTtlSeconds: 3600,
+  timezone: 'UTC',
+  automatic: [],
   rules: [
     {
       name: 'release',

@@ -19,6 +19,8 @@ export interface Explanation {
   stages: { rule: string; count: number; groups: string[]; users: string[]; approvers: string[]; satisfiable: boolean }[];
   justification: { reasonRequired: true; ticketRequired: boolean; ticketPatterns: string[] };
   minDurationSeconds: number | null;
+  /** a CEL automatic rule that would decide it now */
+  automatic?: { decision: 'approve' | 'deny'; rule: string; reason: string | null };
   /** the command that would file this request */
   command: string | null;
 }

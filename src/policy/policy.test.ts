@@ -23,6 +23,8 @@ const rule = (over: Partial<PolicyRule>): PolicyRule => ({
 
 const policy: Policy = {
   pendingTtlSeconds: 86400,
+  timezone: 'UTC',
+  automatic: [],
   rules: [
     rule({ name: 'release', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:release/*')], actions: ['push'], maxDurationSeconds: 7200, defaultDurationSeconds: 3600, approval: { groups: ['leads'], users: [], count: 1 } }),
     rule({ name: 'feature', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:feature/**')], actions: ['push'], maxDurationSeconds: 28800, defaultDurationSeconds: 28800 }),
@@ -85,6 +87,8 @@ describe('approvals', () => {
 describe('block rules, minimum durations, tickets and per-rule TTLs', () => {
   const p: Policy = {
     pendingTtlSeconds: 86400,
+    timezone: 'UTC',
+    automatic: [],
     rules: [
       rule({ name: 'no-contractor-push', effect: 'block', who: { users: [], groups: ['contractors'], service_accounts: [] }, resources: [res('git:payments')], actions: ['push'] }),
       rule({ name: 'release', who: { users: [], groups: ['eng', 'contractors'], service_accounts: [] }, resources: [res('git:payments:release/*')], actions: ['push'], minDurationSeconds: 600, defaultDurationSeconds: 300, pendingTtlSeconds: 3600, ticket: { required: true, pattern: '^PAY-[0-9]+$' }, approval: { groups: ['leads'], users: [], count: 1 } }),

@@ -1,6 +1,7 @@
 // The basic policy: who may request which actions on which resources, for how
 // long, and who approves. Pure: no I/O, no clock reads; the lifecycle calls it.
 import type { Identity } from '../config.js';
+import type { AutomaticRule } from './conditions.js';
 import { canonicalResource, type Resource, resourceCovers, resourceOverlaps } from '../domain/resource.js';
 
 export interface Approvers {
@@ -29,7 +30,11 @@ export interface PolicyRule {
 
 export interface Policy {
   pendingTtlSeconds: number;
+  /** IANA time zone for `time.*` in conditions, e.g. Europe/Berlin */
+  timezone: string;
   rules: PolicyRule[];
+  /** CEL-conditioned automatic approvals and denials, checked after eligibility */
+  automatic: AutomaticRule[];
 }
 
 /** One approval requirement: `count` distinct approvers from this set. */
@@ -52,6 +57,8 @@ export interface Plan {
   ticket: { required: boolean; patterns: string[] };
   auto: boolean;
   stages: ApprovalStage[];
+  /** set when a CEL automatic rule decided the request */
+  automatic?: { decision: 'approve' | 'deny'; rule: string; reason: string | null } | null;
 }
 
 export type Evaluation = { eligible: true; plan: Plan } | { eligible: false; reason: string };

@@ -1,0 +1,111 @@
+// Automatic decisions: CEL conditions over the request, the requester, the
+// resources' labels and the time in the policy's time zone. Expressions are
+// type-checked when the policy loads, so a typo or an unknown field is a load
+// error, never a surprise at request time. A deny rule beats an approve rule.
+import { Environment } from '@marcbachmann/cel-js';
+import type { Identity } from '../config.js';
+import type { Resource } from '../domain/resource.js';
+
+export interface AutomaticRule {
+  name: string;
+  decision: 'approve' | 'deny';
+  when: string;
+  reason: string | null;
+  test: (vars: ConditionVars) => boolean;
+}
+
+export interface ConditionVars {
+  request: { actions: string[]; resources: string[]; duration_seconds: bigint; ticket: string; reason: string };
+  requester: { name: string; kind: string; groups: string[]; attributes: Record<string, string> };
+  resources: { kind: string; name: string; scope: string; labels: Record<string, string> }[];
+  time: { hour: bigint; minute: bigint; weekday: bigint; date: string; timezone: string };
+}
+
+const env = new Environment({ limits: { maxAstNodes: 2000, maxDepth: 50, maxListElements: 200, maxMapEntries: 200, maxCallArguments: 16 } })
+  .registerType('Resource', { fields: { kind: 'string', name: 'string', scope: 'string', labels: 'map<string, string>' } })
+  .registerVariable({
+    name: 'request',
+    schema: { actions: 'list<string>', resources: 'list<string>', duration_seconds: 'int', ticket: 'string', reason: 'string' },
+  })
+  .registerVariable({ name: 'requester', schema: { name: 'string', kind: 'string', groups: 'list<string>', attributes: 'map<string, string>' } })
+  .registerVariable('resources', 'list<Resource>')
+  .registerVariable({ name: 'time', schema: { hour: 'int', minute: 'int', weekday: 'int', date: 'string', timezone: 'string' } });
+
+/** Compile and type-check a condition; a string is the problem to report. */
+export function compileCondition(expr: string): ((vars: ConditionVars) => boolean) | string {
+  let checked: { valid: boolean; type?: string; error?: { message?: string } };
+  try {
+    checked = env.check(expr) as typeof checked;
+  } catch (e) {
+    return firstLine((e as Error).message);
+  }
+  if (!checked.valid) return firstLine(checked.error?.message ?? 'does not type-check');
+  if (checked.type !== 'bool') return `must be a bool expression, but is ${checked.type}`;
+  const fn = env.parse(expr);
+  return (vars) => fn(vars as unknown as Record<string, unknown>) === true;
+}
+
+const firstLine = (s: string) => s.split('\n')[0]!.trim();
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Wall-clock time in a zone (daylight saving included); weekday 1 = Monday … 7 = Sunday. */
+export function zonedTime(at: Date, timezone: string): ConditionVars['time'] {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', weekday: 'short' })
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
+  const weekday = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].indexOf(parts.weekday!) + 1;
+  return { hour: BigInt(Number(parts.hour)), minute: BigInt(Number(parts.minute)), weekday: BigInt(weekday), date: `${parts.year}-${parts.month}-${parts.day}`, timezone };
+}
+
+export function conditionVars(input: {
+  who: Identity;
+  resources: Resource[];
+  resourceIds: string[];
+  labels: (r: Resource) => Record<string, string>;
+  actions: string[];
+  durationSeconds: number;
+  ticket: string | null | undefined;
+  reason: string;
+  at: Date;
+  timezone: string;
+}): ConditionVars {
+  return {
+    request: { actions: input.actions, resources: input.resourceIds, duration_seconds: BigInt(input.durationSeconds), ticket: input.ticket ?? '', reason: input.reason },
+    requester: { name: input.who.name, kind: input.who.kind, groups: input.who.groups, attributes: input.who.attributes },
+    resources: input.resources.map((r) => ({ kind: r.kind, name: r.name, scope: r.scope ?? '', labels: input.labels(r) })),
+    time: zonedTime(input.at, input.timezone),
+  };
+}
+
+/**
+ * The automatic decision, if any: a matching deny rule beats every approve rule.
+ * A condition that fails to evaluate (e.g. a label the resource lacks) does not
+ * match; if any rule failed, nothing is approved automatically — people decide.
+ */
+export function automaticDecision(rules: AutomaticRule[], vars: ConditionVars): { decision: 'approve' | 'deny'; rule: string; reason: string | null } | undefined {
+  let approve: AutomaticRule | undefined;
+  let uncertain = false;
+  for (const r of rules) {
+    let hit: boolean;
+    try {
+      hit = r.test(vars);
+    } catch {
+      uncertain = true;
+      continue;
+    }
+    if (!hit) continue;
+    if (r.decision === 'deny') return { decision: 'deny', rule: r.name, reason: r.reason };
+    approve ??= r;
+  }
+  return approve && !uncertain ? { decision: 'approve', rule: approve.name, reason: approve.reason } : undefined;
+}
