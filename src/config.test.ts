@@ -23,7 +23,7 @@ describe('parseConfig', () => {
     expect(c.identities.get('carol')?.admin).toBe(true);
     expect(c.identities.get('deployer')?.kind).toBe('service_account');
     expect(c.resources.map((r) => r.id)).toEqual(['git:payments', 'hg:billing', 'env:payments:production']);
-    expect(c.policy.rules.find((r) => r.name === 'release-push')).toMatchObject({ maxDurationSeconds: 7200, defaultDurationSeconds: 3600, approval: { groups: ['leads'], count: 1 } });
+    expect(c.policy.rules.find((r) => r.name === 'release-push')).toMatchObject({ maxDurationSeconds: 7200, defaultDurationSeconds: 3600, approval: { stages: [{ groups: ['leads'], count: 1, distinct: null }] } });
     expect(c.policy.pendingTtlSeconds).toBe(86400);
   });
 

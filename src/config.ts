@@ -14,7 +14,7 @@ import {
   validateAction,
 } from './domain/resource.js';
 import { type AutomaticRule, compileCondition, isTimeZone } from './policy/conditions.js';
-import type { Policy, PolicyRule } from './policy/policy.js';
+import type { Approvers, Policy, PolicyRule } from './policy/policy.js';
 
 const NAME = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'use lower-case letters, digits, ".", "_" and "-" (at most 64)');
 const DURATION = z.string().refine((s) => parseDuration(s).ok, 'write a duration like 30m, 2h, 1h30m or 7d');
@@ -27,13 +27,18 @@ const identitySchema = z.strictObject({
   description: z.string().optional(),
 });
 
+const stageSchema = z.strictObject({
+  groups: z.array(NAME).default([]),
+  users: z.array(NAME).default([]),
+  count: z.number().int().min(1).max(20).default(1),
+  /** the approvers of this stage must differ in this attribute, e.g. team */
+  distinct: z.string().min(1).optional(),
+});
+
 const approvalSchema = z.union([
   z.literal('auto'),
-  z.strictObject({
-    groups: z.array(NAME).default([]),
-    users: z.array(NAME).default([]),
-    count: z.number().int().min(1).max(20).default(1),
-  }),
+  z.strictObject({ stages: z.array(stageSchema).min(1).max(10) }),
+  stageSchema,
 ]);
 
 const ruleSchema = z.strictObject({
@@ -298,19 +303,29 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     });
     let approval: PolicyRule['approval'] = 'auto';
     if (r.approval !== undefined && r.approval !== 'auto') {
-      const ap = r.approval;
-      if (ap.groups.length === 0 && ap.users.length === 0) problems.push(`${here('approval')}: name approver groups or users, or write approval: auto`);
-      ap.groups.forEach((g, j) => {
-        if (!groups.has(g)) problems.push(`${here('approval', 'groups', j)}: unknown group "${g}"`);
+      const staged = 'stages' in r.approval;
+      const list = 'stages' in r.approval ? r.approval.stages : [r.approval];
+      const base = staged ? ['approval', 'stages'] : ['approval'];
+      const stages: Approvers[] = [];
+      list.forEach((ap, n) => {
+        const where = (...p: (string | number)[]) => here(...base, ...(staged ? [n] : []), ...p);
+        if (ap.groups.length === 0 && ap.users.length === 0) problems.push(`${where()}: name approver groups or users, or write approval: auto`);
+        ap.groups.forEach((g, j) => {
+          if (!groups.has(g)) problems.push(`${where('groups', j)}: unknown group "${g}"`);
+        });
+        ap.users.forEach((u, j) => {
+          if (!identities.has(u)) problems.push(`${where('users', j)}: unknown user "${u}"`);
+        });
+        const eligible = [...identities.values()].filter((id) => ap.users.includes(id.name) || id.groups.some((g) => ap.groups.includes(g)));
+        const distinctValues = ap.distinct ? new Set(eligible.map((x) => x.attributes[ap.distinct!]).filter((v) => v !== undefined)).size : eligible.length;
+        if (eligible.length < ap.count || distinctValues < ap.count) {
+          problems.push(
+            `${where('count')}: needs ${ap.count} approvers${ap.distinct ? ` with distinct ${ap.distinct}` : ''} but only ${ap.distinct ? distinctValues : eligible.length} can approve (${eligible.map((x) => x.name).join(', ') || 'none'}); this chain can never be satisfied`,
+          );
+        }
+        stages.push({ groups: ap.groups, users: ap.users, count: ap.count, distinct: ap.distinct ?? null });
       });
-      ap.users.forEach((u, j) => {
-        if (!identities.has(u)) problems.push(`${here('approval', 'users', j)}: unknown user "${u}"`);
-      });
-      approval = { groups: ap.groups, users: ap.users, count: ap.count };
-      const eligible = [...identities.values()].filter((id) => ap.users.includes(id.name) || id.groups.some((g) => ap.groups.includes(g)));
-      if (eligible.length < ap.count) {
-        problems.push(`${here('approval', 'count')}: needs ${ap.count} approvers but only ${eligible.length} identities can approve (${eligible.map((x) => x.name).join(', ') || 'none'}); this chain can never be satisfied`);
-      }
+      approval = { stages };
     }
     rules.push({
       name: r.name,

@@ -84,7 +84,7 @@ describe('rules that cannot work are refused at load', () => {
       }
     };
     expect(problems(config.replace('approval: { groups: [leads], count: 1 }', 'approval: { groups: [leads], count: 3 }')).join('\n')).toMatch(
-      /p\.yaml:\d+:\d+: needs 3 approvers but only 1 identities can approve \(bob\); this chain can never be satisfied/,
+      /p\.yaml:\d+:\d+: needs 3 approvers but only 1 can approve \(bob\); this chain can never be satisfied/,
     );
     expect(problems(config.replace('"^PAY-[0-9]+$"', '"^PAY-[0-9+$"')).join('\n')).toContain('not a valid regular expression');
     expect(problems(config.replace('      actions: [push, force-push]\n', '      actions: [push, force-push]\n      max_duration: 1h\n')).join('\n')).toContain('a block rule has no max_duration');

@@ -7,7 +7,18 @@ import { AppError, badInput, notFound } from '../domain/errors.js';
 import { effectiveRequestState, type RequestState } from '../domain/grant.js';
 import { canonicalResource, isPattern, parseResource, type Resource, validateAction } from '../domain/resource.js';
 import { automaticDecision, conditionVars } from '../policy/conditions.js';
-import { type ApprovalStage, approvalProgress, canApproveStage, evaluateRequest, isFullyApproved, type Plan, ticketProblem } from '../policy/policy.js';
+import {
+  type ApprovalStage,
+  approvalProgress,
+  canApproveStage,
+  describeStage,
+  evaluateRequest,
+  isFullyApproved,
+  type Plan,
+  type Review,
+  stageFor,
+  ticketProblem,
+} from '../policy/policy.js';
 import type { DB } from '../store/schema.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, inTransaction, newId } from './context.js';
@@ -248,9 +259,15 @@ const jsonList = (v: unknown): string[] => (typeof v === 'string' ? JSON.parse(v
 const planOf = (r: RequestRow): Plan => (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
 const list = (v: unknown) => jsonList(v).join(' ');
 
-async function approverIdentities(ctx: AppContext, db: Kysely<DB> | Transaction<DB>, requestId: string): Promise<Identity[]> {
-  const rows = await db.selectFrom('request_reviews').select('reviewer').where('request_id', '=', requestId).where('decision', '=', 'approve').execute();
-  return rows.map((r) => ctx.config.identities.get(r.reviewer)).filter((x): x is Identity => !!x);
+/** Approvals so far, with the stage each counted for. */
+function approvalsOf(ctx: AppContext, rows: { reviewer: string; decision: string; stage: number | null }[]): Review[] {
+  const out: Review[] = [];
+  for (const r of rows) {
+    const who = ctx.config.identities.get(r.reviewer);
+    // Approvals recorded before stages existed counted for the first stage.
+    if (who && r.decision === 'approve') out.push({ who, stage: r.stage ?? 0 });
+  }
+  return out;
 }
 
 /** Pending requests whose TTL passed are expired when touched, even before the sweeper gets to them. */
@@ -291,15 +308,23 @@ export async function reviewRequest(
     if (!plan.stages.some((s) => canApproveStage(s, actor))) {
       throw new AppError('permission_denied', `you are not an approver of this request (${describeStages(plan.stages)})`);
     }
-    await tx.insertInto('request_reviews').values({ request_id: id, reviewer: actor.name, decision, reason: reason?.trim() || null, created_at: now }).execute();
+    const before = approvalsOf(ctx, await tx.selectFrom('request_reviews').selectAll().where('request_id', '=', id).execute());
+    let stage: number | null = null;
+    if (decision === 'approve') {
+      // Stages approve in order; any approver of any stage may veto with a deny.
+      const s = stageFor(plan.stages, before, actor);
+      if ('problem' in s) throw new AppError('permission_denied', s.problem);
+      stage = s.stage;
+    }
+    await tx.insertInto('request_reviews').values({ request_id: id, reviewer: actor.name, decision, stage, reason: reason?.trim() || null, created_at: now }).execute();
     const events: AuditInput[] = [];
     if (decision === 'deny') {
       await tx.updateTable('access_requests').set({ state: 'denied', decided_at: now, decided_by: actor.name, decision_reason: reason!.trim() }).where('id', '=', id).execute();
       events.push({ type: 'request.denied', actor: actor.name, subject: r.requester, requestId: id, reason: reason!.trim(), resource: list(r.resources), action: list(r.actions) });
     } else {
-      const approvers = await approverIdentities(ctx, tx, id);
-      events.push({ type: 'request.reviewed', actor: actor.name, subject: r.requester, requestId: id, outcome: 'approve', reason: reason?.trim() || null });
-      if (isFullyApproved(plan.stages, approvers)) events.push(...(await approve(ctx, tx, r, actor.name, reason?.trim() || null, now)));
+      const approvals = [...before, { who: actor, stage: stage! }];
+      events.push({ type: 'request.reviewed', actor: actor.name, subject: r.requester, requestId: id, outcome: 'approve', reason: reason?.trim() || null, details: { stage: stage! + 1, of: plan.stages.length } });
+      if (isFullyApproved(plan.stages, approvals)) events.push(...(await approve(ctx, tx, r, actor.name, reason?.trim() || null, now)));
     }
     await appendAudit(tx, now, events);
     return true;
@@ -309,9 +334,7 @@ export async function reviewRequest(
 }
 
 export function describeStages(stages: ApprovalStage[]): string {
-  return stages
-    .map((s) => `${s.count} of ${[...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`)].join(' or ')}`)
-    .join('; ');
+  return stages.map(describeStage).join('; then ');
 }
 
 export async function cancelRequest(ctx: AppContext, actor: Actor, id: string): Promise<RequestDto> {
@@ -345,12 +368,8 @@ async function toDto(ctx: AppContext, db: Kysely<DB>, rows: RequestRow[]): Promi
   const now = ctx.clock.now();
   return rows.map((r) => {
     const mine = reviews.filter((v) => v.request_id === r.id);
-    const approvers = mine
-      .filter((v) => v.decision === 'approve')
-      .map((v) => ctx.config.identities.get(v.reviewer))
-      .filter((x): x is Identity => !!x);
     const plan = planOf(r);
-    const have = approvalProgress(plan.stages, approvers).map((p) => p.have);
+    const have = approvalProgress(plan.stages, approvalsOf(ctx, mine)).map((p) => p.have);
     return requestDto(r, mine, grants.find((g) => g.request_id === r.id)?.id ?? null, now, have);
   });
 }

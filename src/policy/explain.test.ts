@@ -23,7 +23,7 @@ const policy: Policy = {
       pendingTtlSeconds: null,
       ticket: null,
       maxUses: null,
-      approval: { groups: ['leads'], users: [], count: 2 },
+      approval: { stages: [{ groups: ['leads'], users: [], count: 2, distinct: null }] },
     },
   ],
 };
@@ -33,7 +33,7 @@ describe('explainRequest', () => {
   it('names the rule, durations and the people who can approve', () => {
     const e = explainRequest(policy, people[0]!, [res('git:payments:release/1')], ['push'], people);
     expect(e).toMatchObject({ eligible: true, rules: ['release'], defaultDurationSeconds: 3600, maxDurationSeconds: 7200, autoApproved: false });
-    expect(e.stages).toEqual([{ rule: 'release', count: 2, groups: ['leads'], users: [], approvers: ['bob', 'lena'], satisfiable: true }]);
+    expect(e.stages).toEqual([{ rule: 'release', count: 2, groups: ['leads'], users: [], distinct: null, approvers: ['bob', 'lena'], satisfiable: true }]);
     expect(e.command).toBe('ajar request --resource git:payments:release/1 --action push --reason "..."');
   });
 

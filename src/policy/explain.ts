@@ -16,7 +16,7 @@ export interface Explanation {
   maxDurationSeconds: number | null;
   maxUses: number | null;
   autoApproved: boolean;
-  stages: { rule: string; count: number; groups: string[]; users: string[]; approvers: string[]; satisfiable: boolean }[];
+  stages: { rule: string; count: number; groups: string[]; users: string[]; distinct: string | null; approvers: string[]; satisfiable: boolean }[];
   justification: { reasonRequired: true; ticketRequired: boolean; ticketPatterns: string[] };
   minDurationSeconds: number | null;
   /** a CEL automatic rule that would decide it now */
@@ -38,8 +38,10 @@ export function explainRequest(policy: Policy, who: Identity, resources: Resourc
   }
   const p = ev.plan;
   const stages = p.stages.map((s) => {
-    const approvers = identities.filter((i) => i.name !== who.name && canApproveStage(s, i)).map((i) => i.name).sort();
-    return { rule: s.rule, count: s.count, groups: s.groups, users: s.users, approvers, satisfiable: approvers.length >= s.count };
+    const eligible = identities.filter((i) => i.name !== who.name && canApproveStage(s, i));
+    const approvers = eligible.map((i) => i.name).sort();
+    const distinct = s.distinct ? new Set(eligible.map((i) => i.attributes[s.distinct!]).filter((v) => v !== undefined)).size : approvers.length;
+    return { rule: s.rule, count: s.count, groups: s.groups, users: s.users, distinct: s.distinct ?? null, approvers, satisfiable: distinct >= s.count };
   });
   const ticket = p.ticket ?? { required: false, patterns: [] };
   const command = `ajar request ${base.resources.map((r) => `--resource ${r}`).join(' ')} ${actions.map((a) => `--action ${a}`).join(' ')} --reason "..."${ticket.required ? ' --ticket ...' : ''}`;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Identity } from '../config.js';
 import { parseResource, type Resource } from '../domain/resource.js';
-import { approvalProgress, canApproveStage, evaluateRequest, isFullyApproved, type Policy, type PolicyRule, ticketProblem } from './policy.js';
+import { approvalProgress, canApproveStage, evaluateRequest, isFullyApproved, type Policy, type PolicyRule, stageFor, ticketProblem } from './policy.js';
 
 const res = (t: string): Resource => (parseResource(t) as { ok: true; value: Resource }).value;
 const who = (name: string, groups: string[], kind: Identity['kind'] = 'user'): Identity => ({ name, kind, groups, attributes: {}, disabled: false, admin: false });
@@ -26,9 +26,9 @@ const policy: Policy = {
   timezone: 'UTC',
   automatic: [],
   rules: [
-    rule({ name: 'release', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:release/*')], actions: ['push'], maxDurationSeconds: 7200, defaultDurationSeconds: 3600, approval: { groups: ['leads'], users: [], count: 1 } }),
+    rule({ name: 'release', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:release/*')], actions: ['push'], maxDurationSeconds: 7200, defaultDurationSeconds: 3600, approval: { stages: [{ groups: ['leads'], users: [], count: 1, distinct: null }] } }),
     rule({ name: 'feature', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:feature/**')], actions: ['push'], maxDurationSeconds: 28800, defaultDurationSeconds: 28800 }),
-    rule({ name: 'deploy', who: { users: [], groups: [], service_accounts: ['deployer'] }, resources: [res('env:payments:production')], actions: ['deploy'], maxDurationSeconds: 1800, maxUses: 1, approval: { groups: ['leads', 'security'], users: ['carol'], count: 2 } }),
+    rule({ name: 'deploy', who: { users: [], groups: [], service_accounts: ['deployer'] }, resources: [res('env:payments:production')], actions: ['deploy'], maxDurationSeconds: 1800, maxUses: 1, approval: { stages: [{ groups: ['leads', 'security'], users: ['carol'], count: 2, distinct: null }] } }),
   ],
 };
 
@@ -62,7 +62,7 @@ describe('evaluateRequest', () => {
     expect(e.eligible).toBe(true);
     if (!e.eligible) return;
     expect(e.plan).toMatchObject({ rules: ['feature', 'release'], maxDurationSeconds: 7200, defaultDurationSeconds: 3600, auto: false });
-    expect(e.plan.stages).toEqual([{ rule: 'release', groups: ['leads'], users: [], count: 1 }]);
+    expect(e.plan.stages).toEqual([{ rule: 'release', groups: ['leads'], users: [], count: 1, distinct: null }]);
   });
 });
 
@@ -75,12 +75,38 @@ describe('approvals', () => {
     expect(canApproveStage(stage, who('alice', ['eng']))).toBe(false);
   });
 
-  it('counts N of M, each qualified person once', () => {
-    expect(isFullyApproved([stage], [who('bob', ['leads'])])).toBe(false);
-    expect(isFullyApproved([stage], [who('bob', ['leads']), who('alice', ['eng'])])).toBe(false);
-    expect(isFullyApproved([stage], [who('bob', ['leads']), who('carol', ['security'])])).toBe(true);
-    expect(approvalProgress([stage], [who('bob', ['leads']), who('alice', ['eng'])])).toEqual([{ stage, have: 1 }]);
+  it('counts N of M per stage', () => {
+    const bob = { who: who('bob', ['leads']), stage: 0 };
+    const carol = { who: who('carol', ['security']), stage: 0 };
+    expect(isFullyApproved([stage], [bob])).toBe(false);
+    expect(isFullyApproved([stage], [bob, carol])).toBe(true);
+    expect(approvalProgress([stage], [bob])).toEqual([{ stage, have: 1, approvers: ['bob'] }]);
     expect(isFullyApproved([], [])).toBe(true);
+  });
+
+  it('stages approve in order: a later stage waits, and says so', () => {
+    const stages = [
+      { rule: 'r', groups: ['leads'], users: [], count: 1 },
+      { rule: 'r', groups: ['security'], users: [], count: 1 },
+    ];
+    const sec = who('sam', ['security']);
+    expect(stageFor(stages, [], sec)).toEqual({ problem: 'stage 1 (1 of group leads) must approve first; you approve at stage 2' });
+    expect(stageFor(stages, [], who('bob', ['leads']))).toEqual({ stage: 0 });
+    const afterLead = [{ who: who('bob', ['leads']), stage: 0 }];
+    expect(stageFor(stages, afterLead, sec)).toEqual({ stage: 1 });
+    expect(stageFor(stages, afterLead, who('lena', ['leads']))).toMatchObject({ problem: expect.stringContaining('not an approver') });
+    expect(isFullyApproved(stages, [...afterLead, { who: sec, stage: 1 }])).toBe(true);
+  });
+
+  it('a stage with distinct needs approvers who differ in that attribute', () => {
+    const stages = [{ rule: 'r', groups: ['leads', 'security'], users: [], count: 2, distinct: 'team' }];
+    const p1 = { ...who('bob', ['leads']), attributes: { team: 'payments' } };
+    const p2 = { ...who('pia', ['leads']), attributes: { team: 'payments' } };
+    const s1 = { ...who('sam', ['security']), attributes: { team: 'security' } };
+    const reviews = [{ who: p1, stage: 0 }];
+    expect(stageFor(stages, reviews, p2)).toEqual({ problem: 'stage 1 needs approvers with distinct team: bob already approved for team payments' });
+    expect(stageFor(stages, reviews, who('nobody', ['leads']))).toMatchObject({ problem: expect.stringContaining('you have no team') });
+    expect(stageFor(stages, reviews, s1)).toEqual({ stage: 0 });
   });
 });
 
@@ -91,7 +117,7 @@ describe('block rules, minimum durations, tickets and per-rule TTLs', () => {
     automatic: [],
     rules: [
       rule({ name: 'no-contractor-push', effect: 'block', who: { users: [], groups: ['contractors'], service_accounts: [] }, resources: [res('git:payments')], actions: ['push'] }),
-      rule({ name: 'release', who: { users: [], groups: ['eng', 'contractors'], service_accounts: [] }, resources: [res('git:payments:release/*')], actions: ['push'], minDurationSeconds: 600, defaultDurationSeconds: 300, pendingTtlSeconds: 3600, ticket: { required: true, pattern: '^PAY-[0-9]+$' }, approval: { groups: ['leads'], users: [], count: 1 } }),
+      rule({ name: 'release', who: { users: [], groups: ['eng', 'contractors'], service_accounts: [] }, resources: [res('git:payments:release/*')], actions: ['push'], minDurationSeconds: 600, defaultDurationSeconds: 300, pendingTtlSeconds: 3600, ticket: { required: true, pattern: '^PAY-[0-9]+$' }, approval: { stages: [{ groups: ['leads'], users: [], count: 1, distinct: null }] } }),
       rule({ name: 'feature', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:feature/*')], actions: ['push'], maxDurationSeconds: 1800, minDurationSeconds: 0 }),
       rule({ name: 'tiny', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:tiny/*')], actions: ['push'], maxDurationSeconds: 300 }),
     ],

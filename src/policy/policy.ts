@@ -4,10 +4,13 @@ import type { Identity } from '../config.js';
 import type { AutomaticRule } from './conditions.js';
 import { canonicalResource, type Resource, resourceCovers, resourceOverlaps } from '../domain/resource.js';
 
+/** One stage of an approval chain: `count` people from these groups or users. */
 export interface Approvers {
   groups: string[];
   users: string[];
   count: number;
+  /** approvers of the stage must differ in this attribute (e.g. team); null = any */
+  distinct: string | null;
 }
 
 export interface PolicyRule {
@@ -25,7 +28,8 @@ export interface PolicyRule {
   /** how long a request under this rule waits for a decision; null = the policy's */
   pendingTtlSeconds: number | null;
   ticket: { required: boolean; pattern: string | null } | null;
-  approval: 'auto' | Approvers;
+  /** stages are approved in order */
+  approval: 'auto' | { stages: Approvers[] };
 }
 
 export interface Policy {
@@ -37,12 +41,13 @@ export interface Policy {
   automatic: AutomaticRule[];
 }
 
-/** One approval requirement: `count` distinct approvers from this set. */
+/** One approval requirement of a request: `count` people from this set, in order. */
 export interface ApprovalStage {
   rule: string;
   groups: string[];
   users: string[];
   count: number;
+  distinct?: string | null;
 }
 
 export interface Plan {
@@ -95,7 +100,7 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
   const uses = rules.map((r) => r.maxUses).filter((n): n is number => n !== null);
   const stages: ApprovalStage[] = [];
   for (const r of rules) {
-    if (r.approval !== 'auto') stages.push({ rule: r.name, groups: r.approval.groups, users: r.approval.users, count: r.approval.count });
+    if (r.approval !== 'auto') for (const st of r.approval.stages) stages.push({ rule: r.name, ...st });
   }
   const max = Math.min(...rules.map((r) => r.maxDurationSeconds));
   const min = Math.max(0, ...rules.map((r) => r.minDurationSeconds));
@@ -131,14 +136,57 @@ export function canApproveStage(stage: ApprovalStage, approver: Identity): boole
   return stage.users.includes(approver.name) || stage.groups.some((g) => approver.groups.includes(g));
 }
 
-/**
- * Which stages are satisfied by these approvers? One approval counts towards
- * every stage its author is eligible for; each person counts once per stage.
- */
-export function approvalProgress(stages: ApprovalStage[], approvers: Identity[]): { stage: ApprovalStage; have: number }[] {
-  return stages.map((stage) => ({ stage, have: approvers.filter((a) => canApproveStage(stage, a)).length }));
+export interface Review {
+  who: Identity;
+  /** the stage the approval counted for */
+  stage: number;
 }
 
-export function isFullyApproved(stages: ApprovalStage[], approvers: Identity[]): boolean {
-  return approvalProgress(stages, approvers).every((p) => p.have >= p.stage.count);
+/** Approvals counted per stage. */
+export function approvalProgress(stages: ApprovalStage[], reviews: Review[]): { stage: ApprovalStage; have: number; approvers: string[] }[] {
+  return stages.map((stage, i) => {
+    const mine = reviews.filter((r) => r.stage === i);
+    return { stage, have: mine.length, approvers: mine.map((r) => r.who.name) };
+  });
+}
+
+/** The first stage still short of approvals, or -1 when all are met. */
+export function currentStage(stages: ApprovalStage[], reviews: Review[]): number {
+  return approvalProgress(stages, reviews).findIndex((p) => p.have < p.stage.count);
+}
+
+export function isFullyApproved(stages: ApprovalStage[], reviews: Review[]): boolean {
+  return currentStage(stages, reviews) === -1;
+}
+
+/**
+ * May this person's approval count now? Stages are approved in order, and a
+ * stage with `distinct` needs approvers who differ in that attribute.
+ * Returns the stage it counts for, or why not.
+ */
+export function stageFor(stages: ApprovalStage[], reviews: Review[], approver: Identity): { stage: number } | { problem: string } {
+  const cur = currentStage(stages, reviews);
+  if (cur === -1) return { problem: 'every approval stage is already met' };
+  const stage = stages[cur]!;
+  if (!canApproveStage(stage, approver)) {
+    const later = stages.findIndex((s, i) => i > cur && canApproveStage(s, approver));
+    return {
+      problem:
+        later >= 0
+          ? `stage ${cur + 1} (${describeStage(stage)}) must approve first; you approve at stage ${later + 1}`
+          : `you are not an approver of this request (${stages.map(describeStage).join('; then ')})`,
+    };
+  }
+  if (stage.distinct) {
+    const value = approver.attributes[stage.distinct];
+    if (value === undefined) return { problem: `stage ${cur + 1} needs approvers with distinct ${stage.distinct}, and you have no ${stage.distinct}` };
+    const same = reviews.find((r) => r.stage === cur && r.who.attributes[stage.distinct!] === value);
+    if (same) return { problem: `stage ${cur + 1} needs approvers with distinct ${stage.distinct}: ${same.who.name} already approved for ${stage.distinct} ${value}` };
+  }
+  return { stage: cur };
+}
+
+export function describeStage(s: ApprovalStage): string {
+  const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`)].join(' or ');
+  return `${s.count} of ${from}${s.distinct ? ` with distinct ${s.distinct}` : ''}`;
 }

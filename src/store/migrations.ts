@@ -115,6 +115,12 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0002_review_stage': {
+    async up(db) {
+      // Which approval stage an approval counted for: stages are approved in order.
+      await sql`alter table request_reviews add column stage integer`.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

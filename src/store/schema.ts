@@ -48,6 +48,7 @@ export interface RequestReviewTable {
   request_id: string;
   reviewer: string;
   decision: 'approve' | 'deny';
+  stage: number | null;
   reason: string | null;
   created_at: Ts;
 }
