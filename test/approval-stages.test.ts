@@ -62,3 +62,27 @@ describe('approval stages', () => {
     ]);
   });
 });
+
+describe('narrowing on approval', () => {
+  it('an approver may shorten the grant and keep fewer actions or narrower resources, never widen', async () => {
+    const r = await ajar.json(['request', '-r', 'git:payments:release/*', '-a', 'push', '-d', '2h', '--reason', 'release train'], { as: 'erin' });
+    const wider = await ajar.cli(['approve', r.id, '-d', '3h'], { as: 'bob' });
+    expect(wider.code).toBe(2);
+    expect(wider.stderr).toContain('never lengthen it');
+    const other = await ajar.cli(['approve', r.id, '-a', 'force-push'], { as: 'bob' });
+    expect(other.stderr).toContain('never add force-push');
+    const outside = await ajar.cli(['approve', r.id, '-r', 'git:payments:main'], { as: 'bob' });
+    expect(outside.stderr).toContain('is not inside what was requested');
+
+    const ok = await ajar.json(['approve', r.id, '-d', '30m', '-r', 'git:payments:release/8'], { as: 'bob' });
+    expect(ok.request).toMatchObject({ state: 'pending', durationSeconds: 1800, resources: ['git:payments:release/8'] });
+    await ajar.json(['approve', r.id], { as: 'lena' });
+    const done = await ajar.json(['approve', r.id], { as: 'carol' });
+    const g = await ajar.json(['grants', done.request.grantId]);
+    expect(g.resources).toEqual(['git:payments:release/8']);
+    expect(new Date(g.endsAt).getTime() - new Date(g.startsAt).getTime()).toBe(1800_000);
+    expect((await ajar.cli(['check', '--user', 'erin', '--action', 'push', '--resource', 'git:payments:release/9'])).code).toBe(1);
+    const narrowed = await ajar.json(['audit', '--type', 'request.narrowed']);
+    expect(narrowed.at(-1)).toMatchObject({ actor: 'bob', requestId: r.id, details: { to: { durationSeconds: 1800, resources: ['git:payments:release/8'] } } });
+  });
+});

@@ -2,10 +2,10 @@
 // transaction holding the row lock, the change and its audit events.
 import type { Kysely, Transaction } from 'kysely';
 import type { Identity } from '../config.js';
-import { parseDuration } from '../domain/duration.js';
+import { formatDuration, parseDuration } from '../domain/duration.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { effectiveRequestState, type RequestState } from '../domain/grant.js';
-import { canonicalResource, isPattern, parseResource, type Resource, validateAction } from '../domain/resource.js';
+import { canonicalResource, isPattern, parseResource, type Resource, resourceCovers, validateAction } from '../domain/resource.js';
 import { automaticDecision, conditionVars } from '../policy/conditions.js';
 import {
   type ApprovalStage,
@@ -284,7 +284,9 @@ export async function reviewRequest(
   id: string,
   decision: 'approve' | 'deny',
   reason: string | undefined,
+  narrow: Narrowing = {},
 ): Promise<{ request: RequestDto; changed: boolean }> {
+  if (decision === 'deny' && (narrow.duration || narrow.actions || narrow.resources)) throw badInput('a denial cannot narrow the request');
   if (decision === 'deny' && (!reason || reason.trim() === '')) throw badInput('reason: say why you deny the request', { field: 'reason' });
   if (reason !== undefined && reason.length > 2000) throw badInput('reason: at most 2000 characters', { field: 'reason' });
   const now = ctx.clock.now();
@@ -318,6 +320,26 @@ export async function reviewRequest(
     }
     await tx.insertInto('request_reviews').values({ request_id: id, reviewer: actor.name, decision, stage, reason: reason?.trim() || null, created_at: now }).execute();
     const events: AuditInput[] = [];
+    const narrowed = decision === 'approve' ? narrowRequest(r, narrow) : undefined;
+    if (narrowed) {
+      await tx
+        .updateTable('access_requests')
+        .set({ duration_seconds: narrowed.durationSeconds, actions: JSON.stringify(narrowed.actions), resources: JSON.stringify(narrowed.resources) })
+        .where('id', '=', id)
+        .execute();
+      events.push({
+        type: 'request.narrowed',
+        actor: actor.name,
+        subject: r.requester,
+        requestId: id,
+        resource: narrowed.resources.join(' '),
+        action: narrowed.actions.join(' '),
+        details: { from: { durationSeconds: r.duration_seconds, actions: jsonList(r.actions), resources: jsonList(r.resources) }, to: narrowed },
+      });
+      r.duration_seconds = narrowed.durationSeconds;
+      r.actions = narrowed.actions;
+      r.resources = narrowed.resources;
+    }
     if (decision === 'deny') {
       await tx.updateTable('access_requests').set({ state: 'denied', decided_at: now, decided_by: actor.name, decision_reason: reason!.trim() }).where('id', '=', id).execute();
       events.push({ type: 'request.denied', actor: actor.name, subject: r.requester, requestId: id, reason: reason!.trim(), resource: list(r.resources), action: list(r.actions) });
@@ -331,6 +353,45 @@ export async function reviewRequest(
   });
   if (changed === 'expired') throw new AppError('conflict', `request ${id} expired before it was decided`);
   return { request: await getRequest(ctx, actor, id), changed };
+}
+
+export interface Narrowing {
+  duration?: string | undefined;
+  actions?: string[] | undefined;
+  resources?: string[] | undefined;
+}
+
+/**
+ * An approver may narrow a request — shorter, fewer actions, fewer or narrower
+ * resources — but never widen it. Returns the narrowed request, or undefined
+ * when nothing changes.
+ */
+function narrowRequest(r: RequestRow, n: Narrowing): { durationSeconds: number; actions: string[]; resources: string[] } | undefined {
+  if (!n.duration && !n.actions && !n.resources) return undefined;
+  const asked = { durationSeconds: r.duration_seconds, actions: jsonList(r.actions), resources: jsonList(r.resources) };
+  let durationSeconds = asked.durationSeconds;
+  if (n.duration) {
+    const d = parseDuration(n.duration);
+    if (!d.ok) throw badInput(`duration: ${d.error}`, { field: 'duration' });
+    if (d.value > asked.durationSeconds) throw badInput(`duration: an approver may shorten the request (${formatDuration(asked.durationSeconds)}), never lengthen it`, { field: 'duration' });
+    durationSeconds = d.value;
+  }
+  const actions = n.actions ? [...new Set(n.actions)] : asked.actions;
+  const extra = actions.filter((a) => !asked.actions.includes(a));
+  if (actions.length === 0 || extra.length) throw badInput(`actions: an approver may keep some of ${asked.actions.join(', ')}, never add ${extra.join(', ') || 'nothing'}`, { field: 'actions' });
+  let resources = asked.resources;
+  if (n.resources) {
+    const requested = asked.resources.map((t) => parseResource(t)).flatMap((p) => (p.ok ? [p.value] : []));
+    resources = [];
+    for (const t of n.resources) {
+      const p = parseResource(t);
+      if (!p.ok) throw badInput(`resources: ${p.error}`, { field: 'resources' });
+      if (!requested.some((q) => resourceCovers(q, p.value))) throw badInput(`resources: "${t}" is not inside what was requested (${asked.resources.join(', ')})`, { field: 'resources' });
+      resources.push(canonicalResource(p.value));
+    }
+    if (resources.length === 0) throw badInput('resources: keep at least one', { field: 'resources' });
+  }
+  return { durationSeconds, actions, resources };
 }
 
 export function describeStages(stages: ApprovalStage[]): string {

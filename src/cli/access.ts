@@ -100,11 +100,20 @@ export function registerAccessCommands(program: Command, g: G) {
       .command(`${verb} <id>`)
       .description(verb === 'approve' ? 'approve a request' : 'deny a request (needs --reason)')
       .option('--reason <text>', 'why')
+      .option('-d, --duration <duration>', 'approve for less time than asked (approve only)')
+      .option('-a, --action <action>', 'approve only these of the actions asked, repeatable (approve only)', collect)
+      .option('-r, --resource <resource>', 'approve only these resources, or narrower ones, repeatable (approve only)', collect)
       .option('--json', 'print JSON')
       .action((id, o) =>
         withClient(g(), async (c) => {
           if (verb === 'deny' && !o.reason) throw new CliError('deny needs --reason');
-          const r = await callJson<{ request: RequestDto; changed: boolean }>(c, 'POST', `/v1/requests/${encodeURIComponent(id)}/${verb}`, o.reason ? { reason: o.reason } : {});
+          const body = {
+            ...(o.reason ? { reason: o.reason } : {}),
+            ...(o.duration ? { duration: o.duration } : {}),
+            ...(o.action ? { actions: o.action } : {}),
+            ...(o.resource ? { resources: o.resource } : {}),
+          };
+          const r = await callJson<{ request: RequestDto; changed: boolean }>(c, 'POST', `/v1/requests/${encodeURIComponent(id)}/${verb}`, body);
           print(o.json, r, () => `${r.changed ? '' : 'no change: you had already decided this request\n'}${describeRequest(r.request)}`);
         }),
       );

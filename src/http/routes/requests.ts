@@ -13,7 +13,13 @@ const createBody = z.strictObject({
   uses: z.number().int().optional(),
 });
 
-const reviewBody = z.strictObject({ reason: z.string().max(2000).optional() });
+const reviewBody = z.strictObject({
+  reason: z.string().max(2000).optional(),
+  // An approver may narrow what is granted, never widen it.
+  duration: z.string().optional(),
+  actions: z.array(z.string().min(1)).min(1).max(10).optional(),
+  resources: z.array(z.string().min(1)).min(1).max(20).optional(),
+});
 
 export const requestRoutes: Route[] = [
   {
@@ -60,9 +66,10 @@ export const requestRoutes: Route[] = [
     method: 'post',
     path: '/v1/requests/:id/approve',
     tag: 'requests',
-    summary: 'Approve a request (never your own); repeating it changes nothing',
+    summary: 'Approve a request (never your own), optionally narrowing it (shorter, fewer actions or resources); repeating it changes nothing',
     body: reviewBody,
-    handler: ({ ctx, actor, params, body }) => reviewRequest(ctx, actor, params.id!, 'approve', body.reason),
+    handler: ({ ctx, actor, params, body }) =>
+      reviewRequest(ctx, actor, params.id!, 'approve', body.reason, { duration: body.duration, actions: body.actions, resources: body.resources }),
   },
   {
     method: 'post',
