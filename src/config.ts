@@ -72,6 +72,8 @@ const ruleSchema = z.strictObject({
     })
     .optional(),
   approval: approvalSchema.optional(),
+  /** emergency access: only when asked for with --break-glass; grants at once; reviewed afterwards */
+  break_glass: z.boolean().default(false),
 });
 
 const fileSchema = z.strictObject({
@@ -261,7 +263,13 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     ruleNames.add(r.name);
     const block = r.effect === 'block';
     if (!block && r.max_duration === undefined) problems.push(`${here()}: max_duration is required on an allow rule`);
-    if (!block && r.approval === undefined) problems.push(`${here()}: approval is required on an allow rule (approval: auto, or approvers)`);
+    if (!block && r.approval === undefined && !r.break_glass) problems.push(`${here()}: approval is required on an allow rule (approval: auto, or approvers)`);
+    if (r.break_glass) {
+      if (block) problems.push(`${here('break_glass')}: a block rule cannot be break-glass`);
+      if (r.approval !== undefined && r.approval !== 'auto') problems.push(`${here('approval')}: a break-glass rule grants at once; remove approval (it is reviewed afterwards)`);
+      const m = r.max_duration ? parseDuration(r.max_duration) : undefined;
+      if (m?.ok && m.value > 4 * 3600) problems.push(`${here('max_duration')}: break-glass access lasts at most 4h`);
+    }
     if (block) {
       for (const k of ['max_duration', 'default_duration', 'min_duration', 'max_uses', 'pending_ttl', 'ticket', 'approval'] as const) {
         if (r[k] !== undefined) problems.push(`${here(k)}: a block rule has no ${k}; it only refuses`);
@@ -341,6 +349,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       pendingTtlSeconds: r.pending_ttl ? (parseDuration(r.pending_ttl) as { ok: true; value: number }).value : null,
       ticket: r.ticket ? { required: r.ticket.required, pattern: r.ticket.pattern ?? null } : null,
       approval,
+      breakGlass: r.break_glass,
     });
   });
 

@@ -202,3 +202,32 @@ export async function check(ctx: AppContext, actor: Actor, input: CheckInput): P
     return { ...decision, subject: input.subject, action: input.action, resource, at: now.toISOString() };
   });
 }
+
+/** Break-glass grants with their post-hoc review (admins). */
+export async function listBreakGlass(ctx: AppContext, actor: Actor, state: 'open' | 'closed' | 'all'): Promise<GrantDto[]> {
+  requireAdmin(actor);
+  let q = ctx.db.selectFrom('grants').selectAll().where('break_glass', '=', true).orderBy('created_at', 'desc').limit(1000);
+  if (state === 'open') q = q.where('review_closed_at', 'is', null);
+  if (state === 'closed') q = q.where('review_closed_at', 'is not', null);
+  const now = ctx.clock.now();
+  return (await q.execute()).map((g) => grantDto(g, now));
+}
+
+/** Close the review of a break-glass use: an admin other than the one who used it. */
+export async function closeBreakGlassReview(ctx: AppContext, actor: Actor, id: string, note: string): Promise<GrantDto> {
+  requireAdmin(actor);
+  if (!note.trim()) throw badInput('note: say what the review found', { field: 'note' });
+  const now = ctx.clock.now();
+  await inTransaction(ctx, async (tx) => {
+    const g = await tx.selectFrom('grants').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!g || !g.break_glass) throw notFound(`break-glass grant ${id}`);
+    if (g.subject === actor.name) throw new AppError('permission_denied', 'someone other than the person who used break-glass must close its review');
+    if (g.review_closed_at) throw new AppError('conflict', `the review of ${id} was closed by ${g.review_closed_by}`);
+    await tx.updateTable('grants').set({ review_closed_at: now, review_closed_by: actor.name, review_note: note.trim() }).where('id', '=', id).execute();
+    await appendAudit(tx, now, [
+      { type: 'breakglass.reviewed', actor: actor.name, subject: g.subject, grantId: id, requestId: g.request_id, reason: note.trim(), resource: jsonList(g.resources).join(' ') },
+    ]);
+  });
+  const g = await ctx.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  return grantDto(g, now);
+}

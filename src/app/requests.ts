@@ -32,6 +32,8 @@ export interface RequestInput {
   reason: string;
   ticket?: string | undefined;
   maxUses?: number | undefined;
+  /** use a break-glass rule: granted at once, flagged, reviewed afterwards */
+  breakGlass?: boolean | undefined;
 }
 
 const MAX_START_AHEAD_S = 30 * 86400;
@@ -88,14 +90,15 @@ export async function createRequest(ctx: AppContext, actor: Actor, input: Reques
   checkReason(input.reason, input.ticket);
   const resources = resolveResources(ctx, input.resources, input.actions);
   const actions = [...new Set(input.actions)];
-  const ev = evaluateRequest(ctx.config.policy, actor, resources, actions);
+  const ev = evaluateRequest(ctx.config.policy, actor, resources, actions, { breakGlass: input.breakGlass === true });
   if (!ev.eligible) throw new AppError('permission_denied', ev.reason);
   const plan = ev.plan;
   const duration = durationSeconds(input.duration, plan);
   const ticketWrong = ticketProblem(plan, input.ticket);
   if (ticketWrong) throw badInput(`ticket: ${ticketWrong}`, { field: 'ticket' });
   const now = ctx.clock.now();
-  const automatic = decideAutomatically(ctx, actor, resources, actions, duration, input.ticket, input.reason, now);
+  // Break-glass is for when the usual rules are in the way: automatic rules do not apply.
+  const automatic = plan.breakGlass ? undefined : decideAutomatically(ctx, actor, resources, actions, duration, input.ticket, input.reason, now);
   if (automatic?.decision === 'approve') {
     plan.auto = true;
     plan.stages = [];
@@ -238,6 +241,7 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
       max_uses: r.max_uses,
       state: start > now ? 'scheduled' : 'active',
       auto_approved: plan.auto,
+      break_glass: plan.breakGlass === true,
       created_at: now,
     })
     .execute();
@@ -252,6 +256,19 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
     reason: r.reason,
     details: { startsAt: start.toISOString(), endsAt: end.toISOString(), maxUses: r.max_uses, state: start > now ? 'scheduled' : 'active' },
   });
+  if (plan.breakGlass) {
+    events.push({
+      type: 'breakglass.used',
+      actor: r.requester,
+      subject: r.requester,
+      grantId,
+      requestId: r.id,
+      resource: list(r.resources),
+      action: list(r.actions),
+      reason: r.reason,
+      details: { endsAt: end.toISOString(), review: 'open' },
+    });
+  }
   return events;
 }
 

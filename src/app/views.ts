@@ -89,6 +89,9 @@ export interface GrantDto {
   endedAt: string | null;
   endedBy: string | null;
   endReason: string | null;
+  breakGlass: boolean;
+  /** break-glass grants stay under review until someone else closes it */
+  review: { open: boolean; closedAt: string | null; closedBy: string | null; note: string | null } | null;
 }
 
 export function grantDto(g: GrantRow, at: Date): GrantDto {
@@ -107,6 +110,8 @@ export function grantDto(g: GrantRow, at: Date): GrantDto {
     endedAt: iso(g.ended_at),
     endedBy: g.ended_by,
     endReason: g.end_reason,
+    breakGlass: g.break_glass,
+    review: g.break_glass ? { open: !g.review_closed_at, closedAt: iso(g.review_closed_at), closedBy: g.review_closed_by, note: g.review_note } : null,
   };
 }
 

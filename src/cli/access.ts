@@ -57,6 +57,7 @@ export function registerAccessCommands(program: Command, g: G) {
     .requiredOption('--reason <text>', 'why you need it')
     .option('--ticket <id>', 'a ticket reference')
     .option('--uses <n>', 'end after this many uses', (v) => Number(v))
+    .option('--break-glass', 'emergency: use a break-glass rule (granted at once, flagged, reviewed afterwards)')
     .option('--json', 'print JSON')
     .action((o) =>
       withClient(g(), async (c) => {
@@ -68,6 +69,7 @@ export function registerAccessCommands(program: Command, g: G) {
           ...(o.start ? { start: o.start } : {}),
           ...(o.ticket ? { ticket: o.ticket } : {}),
           ...(o.uses !== undefined ? { uses: o.uses } : {}),
+          ...(o.breakGlass ? { break_glass: true } : {}),
         });
         print(o.json, r, () => describeRequest(r));
       }),
@@ -191,6 +193,32 @@ export function registerAccessCommands(program: Command, g: G) {
         }
         const r = await callJson<{ revoked: GrantDto[] }>(c, 'POST', '/v1/grants/revoke', { resource: o.resource, ...(o.reason ? { reason: o.reason } : {}) });
         print(o.json, r, () => `revoked ${r.revoked.length} grant(s)\n${r.revoked.length ? table(r.revoked.map(grantRow), GRANT_COLS) : ''}`);
+      }),
+    );
+
+  const bg = program.command('breakglass').description('break-glass grants and their post-hoc reviews (admins)');
+  bg.command('list', { isDefault: true })
+    .option('--state <state>', 'open (default), closed or all', 'open')
+    .option('--json', 'print JSON')
+    .action((o) =>
+      withClient(g(), async (c) => {
+        const r = await callJson<{ grants: GrantDto[] }>(c, 'GET', `/v1/breakglass?state=${encodeURIComponent(o.state)}`);
+        print(o.json, r.grants, () =>
+          table(
+            r.grants.map((x) => ({ ...grantRow(x), review: x.review?.open ? 'OPEN' : `closed by ${x.review?.closedBy}` })),
+            [...GRANT_COLS, 'review'],
+          ),
+        );
+      }),
+    );
+  bg.command('close <grant>')
+    .description('close the review of a break-glass use (an admin other than its holder)')
+    .requiredOption('--note <text>', 'what the review found')
+    .option('--json', 'print JSON')
+    .action((id, o) =>
+      withClient(g(), async (c) => {
+        const r = await callJson<GrantDto>(c, 'POST', `/v1/grants/${encodeURIComponent(id)}/review`, { note: o.note });
+        print(o.json, r, () => `review of break-glass grant ${r.id} closed by ${r.review?.closedBy}\n`);
       }),
     );
 

@@ -19,6 +19,7 @@ const policy: Policy = {
       maxDurationSeconds: 7200,
       defaultDurationSeconds: 3600,
       effect: 'allow',
+      breakGlass: false,
       minDurationSeconds: 0,
       pendingTtlSeconds: null,
       ticket: null,

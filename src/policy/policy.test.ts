@@ -13,6 +13,7 @@ const rule = (over: Partial<PolicyRule>): PolicyRule => ({
   maxDurationSeconds: 3600,
   defaultDurationSeconds: 1800,
   effect: 'allow',
+  breakGlass: false,
   minDurationSeconds: 0,
   pendingTtlSeconds: null,
   ticket: null,

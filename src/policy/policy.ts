@@ -30,6 +30,8 @@ export interface PolicyRule {
   ticket: { required: boolean; pattern: string | null } | null;
   /** stages are approved in order */
   approval: 'auto' | { stages: Approvers[] };
+  /** an emergency rule: used only when asked for, grants at once, flagged and reviewed afterwards */
+  breakGlass: boolean;
 }
 
 export interface Policy {
@@ -62,6 +64,8 @@ export interface Plan {
   ticket: { required: boolean; patterns: string[] };
   auto: boolean;
   stages: ApprovalStage[];
+  /** granted by a break-glass rule: at once, flagged, reviewed afterwards */
+  breakGlass?: boolean;
   /** set when a CEL automatic rule decided the request */
   automatic?: { decision: 'approve' | 'deny'; rule: string; reason: string | null } | null;
 }
@@ -78,7 +82,8 @@ export function subjectMatches(rule: PolicyRule, who: Identity): boolean {
  * a rule; the plan is the strictest of the rules used: the shortest maximum,
  * auto-approval only if every rule auto-approves, and every rule's approvers.
  */
-export function evaluateRequest(policy: Policy, who: Identity, resources: Resource[], actions: string[]): Evaluation {
+export function evaluateRequest(policy: Policy, who: Identity, resources: Resource[], actions: string[], opts: { breakGlass?: boolean } = {}): Evaluation {
+  const breakGlass = opts.breakGlass === true;
   const used = new Map<string, PolicyRule>();
   for (const resource of resources) {
     for (const action of actions) {
@@ -88,10 +93,11 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
       );
       if (block) return { eligible: false, reason: `rule ${block.name} blocks ${who.name} from ${action} on ${canonicalResource(resource)}` };
       const rule = policy.rules.find(
-        (r) => r.effect === 'allow' && r.actions.includes(action) && subjectMatches(r, who) && r.resources.some((p) => resourceCovers(p, resource)),
+        (r) =>
+          r.effect === 'allow' && r.breakGlass === breakGlass && r.actions.includes(action) && subjectMatches(r, who) && r.resources.some((p) => resourceCovers(p, resource)),
       );
       if (!rule) {
-        return { eligible: false, reason: `no policy rule lets ${who.name} request ${action} on ${canonicalResource(resource)}` };
+        return { eligible: false, reason: `no ${breakGlass ? 'break-glass ' : ''}policy rule lets ${who.name} request ${action} on ${canonicalResource(resource)}` };
       }
       used.set(rule.name, rule);
     }
@@ -121,6 +127,7 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
       },
       auto: stages.length === 0,
       stages,
+      ...(breakGlass ? { breakGlass: true } : {}),
     },
   };
 }

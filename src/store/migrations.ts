@@ -121,6 +121,18 @@ const migrations: Record<string, Migration> = {
       await sql`alter table request_reviews add column stage integer`.execute(db);
     },
   },
+  '0003_break_glass': {
+    async up(db) {
+      // Break-glass grants are flagged and stay under review until someone else closes it.
+      await sql`
+        alter table grants add column break_glass boolean not null default false;
+        alter table grants add column review_closed_at timestamptz;
+        alter table grants add column review_closed_by text;
+        alter table grants add column review_note text;
+        create index grants_break_glass_open on grants (break_glass, review_closed_at);
+      `.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

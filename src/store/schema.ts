@@ -69,6 +69,10 @@ export interface GrantTable {
   ended_at: Ts | null;
   ended_by: string | null;
   end_reason: string | null;
+  break_glass: Generated<boolean>;
+  review_closed_at: Ts | null;
+  review_closed_by: string | null;
+  review_note: string | null;
 }
 
 export interface AuditEventTable {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { check, extendGrant, getGrant, listGrants, releaseGrant, revokeByResource, revokeGrant } from '../../app/grants.js';
+import { check, closeBreakGlassReview, extendGrant, listBreakGlass, getGrant, listGrants, releaseGrant, revokeByResource, revokeGrant } from '../../app/grants.js';
 import { GRANT_STATES } from '../../domain/grant.js';
 import type { Route } from '../api.js';
 
@@ -55,6 +55,22 @@ export const grantRoutes: Route[] = [
     body: z.strictObject({ duration: z.string().optional(), reason: z.string() }),
     status: 201,
     handler: ({ ctx, actor, params, body }) => extendGrant(ctx, actor, params.id!, body),
+  },
+  {
+    method: 'get',
+    path: '/v1/breakglass',
+    tag: 'grants',
+    summary: 'Break-glass grants and their post-hoc reviews (admin); state=open (default), closed or all',
+    query: z.strictObject({ state: z.enum(['open', 'closed', 'all']).optional() }),
+    handler: async ({ ctx, actor, query }) => ({ grants: await listBreakGlass(ctx, actor, query.state ?? 'open') }),
+  },
+  {
+    method: 'post',
+    path: '/v1/grants/:id/review',
+    tag: 'grants',
+    summary: 'Close the post-hoc review of a break-glass grant (an admin other than its holder)',
+    body: z.strictObject({ note: z.string().min(1).max(4000) }),
+    handler: ({ ctx, actor, params, body }) => closeBreakGlassReview(ctx, actor, params.id!, body.note),
   },
   {
     method: 'post',

@@ -11,6 +11,7 @@ const createBody = z.strictObject({
   reason: z.string(),
   ticket: z.string().optional(),
   uses: z.number().int().optional(),
+  break_glass: z.boolean().optional(),
 });
 
 const reviewBody = z.strictObject({
@@ -38,6 +39,7 @@ export const requestRoutes: Route[] = [
         reason: body.reason,
         ticket: body.ticket,
         maxUses: body.uses,
+        breakGlass: body.break_glass,
       }),
   },
   {
