@@ -300,14 +300,19 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       );
       if (!known) problems.push(`${here('resources', j)}: "${text}" names no resource listed under resources:`);
       parsedResources.push(p.value);
+      // A rule may mix kinds (git and hg, say): an action applies to the resources of its
+      // kind, and must apply to at least one of them (checked below).
       r.actions.forEach((a, k) => {
+        if (!ACTIONS[p.value.kind].includes(a)) return;
         const v = validateAction(p.value, a);
         if (!v.ok) problems.push(`${here('actions', k)}: ${v.error}`);
       });
     });
     const kinds = new Set(parsedResources.map((x) => x.kind));
     r.actions.forEach((a, k) => {
-      if (![...kinds].some((kind) => ACTIONS[kind].includes(a))) problems.push(`${here('actions', k)}: unknown action "${a}"`);
+      if (![...kinds].some((kind) => ACTIONS[kind].includes(a))) {
+        problems.push(`${here('actions', k)}: action "${a}" does not apply to ${[...kinds].join(' or ')} resources; use one of ${[...new Set([...kinds].flatMap((x) => ACTIONS[x]))].join(', ')}`);
+      }
     });
     let approval: PolicyRule['approval'] = 'auto';
     if (r.approval !== undefined && r.approval !== 'auto') {

@@ -29,8 +29,8 @@ export interface Explanation {
  * `identities` are the candidates for approval (already without disabled ones);
  * the requester is never among the approvers of their own request.
  */
-export function explainRequest(policy: Policy, who: Identity, resources: Resource[], actions: string[], identities: Identity[]): Explanation {
-  const ev = evaluateRequest(policy, who, resources, actions);
+export function explainRequest(policy: Policy, who: Identity, resources: Resource[], actions: string[], identities: Identity[], opts: { breakGlass?: boolean } = {}): Explanation {
+  const ev = evaluateRequest(policy, who, resources, actions, opts);
   const base = { subject: who.name, resources: resources.map(canonicalResource), actions };
   const noTicket = { reasonRequired: true as const, ticketRequired: false, ticketPatterns: [] };
   if (!ev.eligible) {

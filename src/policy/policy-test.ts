@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { type Config, ConfigError, loadConfigFile } from '../config.js';
 import { formatDuration, parseDuration } from '../domain/duration.js';
 import { parseResource, type Resource, validateAction } from '../domain/resource.js';
+import { automaticDecision, conditionVars } from './conditions.js';
 import { explainRequest } from './explain.js';
 
 const testSchema = z.strictObject({
@@ -16,6 +17,9 @@ const testSchema = z.strictObject({
     resources: z.array(z.string()).min(1),
     actions: z.array(z.string()).min(1),
     duration: z.string().optional(),
+    break_glass: z.boolean().optional(),
+    /** when the request is made, for time conditions (ISO 8601); default now */
+    at: z.string().optional(),
   }),
   expect: z.strictObject({
     eligible: z.boolean(),
@@ -29,6 +33,9 @@ const testSchema = z.strictObject({
     duration_allowed: z.boolean().optional(),
     approvers: z.array(z.string()).optional(),
     reason_contains: z.string().optional(),
+    /** what the CEL automatic rules decide: approve, deny or none */
+    automatic: z.enum(['approve', 'deny', 'none']).optional(),
+    automatic_rule: z.string().optional(),
   }),
 });
 
@@ -80,7 +87,9 @@ function runOne(config: Config, t: PolicyTest): { passed: boolean; failures: str
     resources.push(p.value);
   }
   const others = [...config.identities.values()].filter((i) => !i.disabled);
-  const e = explainRequest(config.policy, who, resources, t.request.actions, others);
+  const e = explainRequest(config.policy, who, resources, t.request.actions, others, { breakGlass: t.request.break_glass === true });
+  const at = t.request.at ? new Date(t.request.at) : new Date();
+  if (Number.isNaN(at.getTime())) return { passed: false, failures: [`request.at: not a time; use ISO 8601`] };
   const x = t.expect;
   const differ = (what: string, want: unknown, got: unknown) => {
     if (JSON.stringify(want) !== JSON.stringify(got)) failures.push(`${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
@@ -98,6 +107,25 @@ function runOne(config: Config, t: PolicyTest): { passed: boolean; failures: str
     if (x.ticket_required !== undefined) differ('ticket_required', x.ticket_required, e.justification.ticketRequired);
     if (x.max_uses !== undefined) differ('max_uses', x.max_uses, e.maxUses);
     if (x.approvers !== undefined) differ('approvers', [...x.approvers].sort(), [...new Set(e.stages.flatMap((s) => s.approvers))].sort());
+    if (x.automatic !== undefined || x.automatic_rule !== undefined) {
+      const labels = (r: Resource) => config.resources.find((c) => c.resource.kind === r.kind && c.resource.name === r.name)?.labels ?? {};
+      const d = t.request.duration ? parseDuration(t.request.duration) : undefined;
+      const vars = conditionVars({
+        who,
+        resources,
+        resourceIds: e.resources,
+        labels,
+        actions: t.request.actions,
+        durationSeconds: d?.ok ? d.value : e.defaultDurationSeconds!,
+        ticket: undefined,
+        reason: '',
+        at,
+        timezone: config.policy.timezone,
+      });
+      const auto = t.request.break_glass ? undefined : automaticDecision(config.policy.automatic, vars);
+      if (x.automatic !== undefined) differ('automatic', x.automatic, auto?.decision ?? 'none');
+      if (x.automatic_rule !== undefined) differ('automatic_rule', x.automatic_rule, auto?.rule ?? null);
+    }
     if (x.duration_allowed !== undefined) {
       const d = t.request.duration ? parseDuration(t.request.duration) : undefined;
       if (d && !d.ok) failures.push(`request.duration: ${d.error}`);
