@@ -72,6 +72,8 @@ const ruleSchema = z.strictObject({
     })
     .optional(),
   approval: approvalSchema.optional(),
+  /** how often and how far a grant under this rule may be extended */
+  extensions: z.strictObject({ max: z.number().int().min(0).max(100).optional(), max_total_duration: DURATION.optional() }).optional(),
   /** emergency access: only when asked for with --break-glass; grants at once; reviewed afterwards */
   break_glass: z.boolean().default(false),
 });
@@ -279,6 +281,9 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     const def = r.default_duration ? parseDuration(r.default_duration) : max;
     const min = r.min_duration ? parseDuration(r.min_duration) : undefined;
     if (max.ok && def.ok && def.value > max.value) problems.push(`${here('default_duration')}: default_duration is longer than max_duration`);
+    if (block && r.extensions) problems.push(`${here('extensions')}: a block rule has no extensions`);
+    const totalCap = r.extensions?.max_total_duration ? parseDuration(r.extensions.max_total_duration) : undefined;
+    if (totalCap?.ok && max.ok && totalCap.value < max.value) problems.push(`${here('extensions', 'max_total_duration')}: shorter than max_duration`);
     if (min?.ok && max.ok && min.value > max.value) problems.push(`${here('min_duration')}: min_duration is longer than max_duration`);
     if (min?.ok && def.ok && r.default_duration && min.value > def.value) problems.push(`${here('min_duration')}: min_duration is longer than default_duration`);
     r.who.users.forEach((u, j) => {
@@ -355,6 +360,10 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       ticket: r.ticket ? { required: r.ticket.required, pattern: r.ticket.pattern ?? null } : null,
       approval,
       breakGlass: r.break_glass,
+      extensions: {
+        max: r.extensions?.max ?? null,
+        maxTotalSeconds: r.extensions?.max_total_duration ? (parseDuration(r.extensions.max_total_duration) as { ok: true; value: number }).value : null,
+      },
     });
   });
 

@@ -137,11 +137,12 @@ export async function extendGrant(ctx: AppContext, actor: Actor, id: string, inp
   if (!g || g.subject !== actor.name) throw notFound(`grant ${id}`);
   const state = effectiveGrantState(grantView(g), ctx.clock.now());
   if (!OPEN.includes(state)) throw new AppError('conflict', `grant ${id} has already ended (${state}); request access anew`);
+  const done = await ctx.db.selectFrom('access_requests').select('id').where('extends_grant_id', '=', id).where('state', '=', 'approved').execute();
   return createRequest(
     ctx,
     actor,
     { resources: jsonList(g.resources), actions: jsonList(g.actions), duration: input.duration, reason: input.reason },
-    { id },
+    { id, startsAt: new Date(g.starts_at), endsAt: new Date(g.ends_at), extensions: done.length },
   );
 }
 

@@ -85,7 +85,12 @@ function checkReason(reason: unknown, ticket: unknown) {
   }
 }
 
-export async function createRequest(ctx: AppContext, actor: Actor, input: RequestInput, extendsGrant?: { id: string }): Promise<RequestDto> {
+export async function createRequest(
+  ctx: AppContext,
+  actor: Actor,
+  input: RequestInput,
+  extendsGrant?: { id: string; startsAt: Date; endsAt: Date; extensions: number },
+): Promise<RequestDto> {
   if (actor.via === 'local') throw new AppError('permission_denied', 'requests are filed by a person or service account with a token, not by the local admin');
   checkReason(input.reason, input.ticket);
   const resources = resolveResources(ctx, input.resources, input.actions);
@@ -97,6 +102,7 @@ export async function createRequest(ctx: AppContext, actor: Actor, input: Reques
   const ticketWrong = ticketProblem(plan, input.ticket);
   if (ticketWrong) throw badInput(`ticket: ${ticketWrong}`, { field: 'ticket' });
   const now = ctx.clock.now();
+  if (extendsGrant) checkExtension(plan, extendsGrant, duration, now);
   // Break-glass is for when the usual rules are in the way: automatic rules do not apply.
   const automatic = plan.breakGlass ? undefined : decideAutomatically(ctx, actor, resources, actions, duration, input.ticket, input.reason, now);
   if (automatic?.decision === 'approve') {
@@ -164,6 +170,23 @@ export async function createRequest(ctx: AppContext, actor: Actor, input: Reques
   return getRequest(ctx, actor, id);
 }
 
+const fmtd = (s: number) => formatDuration(s);
+
+/** "How often and how far": the policy's extension limits, checked before asking. */
+function checkExtension(plan: Plan, g: { id: string; startsAt: Date; endsAt: Date; extensions: number }, duration: number, now: Date) {
+  const lim = plan.extensions ?? { max: null, maxTotalSeconds: null };
+  if (lim.max !== null && g.extensions >= lim.max) {
+    throw new AppError('failed_precondition', `grant ${g.id} was extended ${g.extensions} time(s); the policy allows ${lim.max}. Request access anew`);
+  }
+  if (lim.maxTotalSeconds !== null) {
+    const end = Math.max(g.endsAt.getTime(), now.getTime() + duration * 1000);
+    const total = (end - g.startsAt.getTime()) / 1000;
+    if (total > lim.maxTotalSeconds) {
+      throw badInput(`duration: the grant would last ${fmtd(total)} in all; the policy allows ${fmtd(lim.maxTotalSeconds)}`, { field: 'duration' });
+    }
+  }
+}
+
 /** CEL automatic decisions over this request, in the policy's time zone. */
 export function decideAutomatically(
   ctx: AppContext,
@@ -211,7 +234,10 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
     if (!g || !['scheduled', 'active'].includes(g.state) || new Date(g.ends_at) <= now) {
       throw new AppError('failed_precondition', `grant ${r.extends_grant_id} has ended and cannot be extended; request access anew`);
     }
-    const newEnd = new Date(Math.max(new Date(g.ends_at).getTime(), now.getTime() + r.duration_seconds * 1000));
+    let newEnd = new Date(Math.max(new Date(g.ends_at).getTime(), now.getTime() + r.duration_seconds * 1000));
+    // Approved later than asked: still never past the policy's total.
+    const cap = plan.extensions?.maxTotalSeconds;
+    if (cap != null) newEnd = new Date(Math.min(newEnd.getTime(), new Date(g.starts_at).getTime() + cap * 1000));
     await tx.updateTable('grants').set({ ends_at: newEnd }).where('id', '=', g.id).execute();
     events.push({
       type: 'grant.extended',

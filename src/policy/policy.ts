@@ -32,6 +32,8 @@ export interface PolicyRule {
   approval: 'auto' | { stages: Approvers[] };
   /** an emergency rule: used only when asked for, grants at once, flagged and reviewed afterwards */
   breakGlass: boolean;
+  /** how often a grant may be extended, and how long it may last in all; null = no limit */
+  extensions: { max: number | null; maxTotalSeconds: number | null };
 }
 
 export interface Policy {
@@ -64,6 +66,8 @@ export interface Plan {
   ticket: { required: boolean; patterns: string[] };
   auto: boolean;
   stages: ApprovalStage[];
+  /** the strictest extension limits of the rules used */
+  extensions?: { max: number | null; maxTotalSeconds: number | null };
   /** granted by a break-glass rule: at once, flagged, reviewed afterwards */
   breakGlass?: boolean;
   /** set when a CEL automatic rule decided the request */
@@ -127,9 +131,18 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
       },
       auto: stages.length === 0,
       stages,
+      extensions: {
+        max: minOrNull(rules.map((r) => r.extensions?.max ?? null)),
+        maxTotalSeconds: minOrNull(rules.map((r) => r.extensions?.maxTotalSeconds ?? null)),
+      },
       ...(breakGlass ? { breakGlass: true } : {}),
     },
   };
+}
+
+function minOrNull(values: (number | null)[]): number | null {
+  const set = values.filter((v): v is number => v !== null);
+  return set.length ? Math.min(...set) : null;
 }
 
 /** Does the ticket satisfy the plan? undefined when it does, else what is wrong. */
