@@ -72,6 +72,25 @@ const ruleSchema = z.strictObject({
     })
     .optional(),
   approval: approvalSchema.optional(),
+  /** typed justification: named fields the requester must fill in (e.g. an incident id) */
+  prompts: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'use lower-case letters, digits and _'),
+        description: z.string().max(200).optional(),
+        pattern: z.string().refine((p) => {
+          try {
+            new RegExp(p, 'u');
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'not a valid regular expression').optional(),
+        required: z.boolean().default(true),
+      }),
+    )
+    .max(10)
+    .default([]),
   /** how often and how far a grant under this rule may be extended */
   extensions: z.strictObject({ max: z.number().int().min(0).max(100).optional(), max_total_duration: DURATION.optional() }).optional(),
   /** emergency access: only when asked for with --break-glass; grants at once; reviewed afterwards */
@@ -360,6 +379,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       ticket: r.ticket ? { required: r.ticket.required, pattern: r.ticket.pattern ?? null } : null,
       approval,
       breakGlass: r.break_glass,
+      prompts: r.prompts.map((p) => ({ name: p.name, description: p.description ?? null, pattern: p.pattern ?? null, required: p.required })),
       extensions: {
         max: r.extensions?.max ?? null,
         maxTotalSeconds: r.extensions?.max_total_duration ? (parseDuration(r.extensions.max_total_duration) as { ok: true; value: number }).value : null,

@@ -16,6 +16,7 @@ import {
   isFullyApproved,
   type Plan,
   type Review,
+  fieldsProblem,
   stageFor,
   ticketProblem,
 } from '../policy/policy.js';
@@ -34,6 +35,8 @@ export interface RequestInput {
   maxUses?: number | undefined;
   /** use a break-glass rule: granted at once, flagged, reviewed afterwards */
   breakGlass?: boolean | undefined;
+  /** typed justification fields asked by the policy, e.g. { incident_id: "INC-12" } */
+  fields?: Record<string, string> | undefined;
 }
 
 const MAX_START_AHEAD_S = 30 * 86400;
@@ -101,10 +104,13 @@ export async function createRequest(
   const duration = durationSeconds(input.duration, plan);
   const ticketWrong = ticketProblem(plan, input.ticket);
   if (ticketWrong) throw badInput(`ticket: ${ticketWrong}`, { field: 'ticket' });
+  const fields = input.fields ?? {};
+  const fieldsWrong = fieldsProblem(plan, fields);
+  if (fieldsWrong) throw badInput(`fields: ${fieldsWrong}`, { field: 'fields' });
   const now = ctx.clock.now();
   if (extendsGrant) checkExtension(plan, extendsGrant, duration, now);
   // Break-glass is for when the usual rules are in the way: automatic rules do not apply.
-  const automatic = plan.breakGlass ? undefined : decideAutomatically(ctx, actor, resources, actions, duration, input.ticket, input.reason, now);
+  const automatic = plan.breakGlass ? undefined : decideAutomatically(ctx, actor, resources, actions, duration, input.ticket, input.reason, now, fields);
   if (automatic?.decision === 'approve') {
     plan.auto = true;
     plan.stages = [];
@@ -135,6 +141,7 @@ export async function createRequest(
     max_uses: maxUses,
     reason: input.reason.trim(),
     ticket: input.ticket ?? null,
+    fields: JSON.stringify(fields),
     extends_grant_id: extendsGrant?.id ?? null,
     state: 'pending',
     plan: JSON.stringify(plan),
@@ -197,6 +204,7 @@ export function decideAutomatically(
   ticket: string | undefined,
   reason: string,
   at: Date,
+  fields: Record<string, string> = {},
 ) {
   const policy = ctx.config.policy;
   if (policy.automatic.length === 0) return undefined;
@@ -204,7 +212,7 @@ export function decideAutomatically(
     ctx.config.resources.find((c) => c.resource.kind === r.kind && c.resource.name === r.name && (r.kind !== 'env' || c.resource.scope === r.scope))?.labels ?? {};
   return automaticDecision(
     policy.automatic,
-    conditionVars({ who, resources, resourceIds: resources.map(canonicalResource), labels, actions, durationSeconds, ticket, reason, at, timezone: policy.timezone }),
+    conditionVars({ who, resources, resourceIds: resources.map(canonicalResource), labels, actions, durationSeconds, ticket, reason, at, timezone: policy.timezone, fields }),
   );
 }
 

@@ -24,6 +24,7 @@ export interface RequestDto {
   maxUses: number | null;
   reason: string;
   ticket: string | null;
+  fields: Record<string, string>;
   state: RequestState;
   rules: string[];
   autoApproved: boolean;
@@ -58,6 +59,7 @@ export function requestDto(
     maxUses: r.max_uses,
     reason: r.reason,
     ticket: r.ticket,
+    fields: json<Record<string, string>>(r.fields ?? {}),
     state: effectiveRequestState({ state: r.state as RequestState, expiresAt: new Date(r.expires_at) }, at),
     rules: plan.rules,
     autoApproved: plan.auto,

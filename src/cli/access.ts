@@ -46,6 +46,16 @@ function describeRequest(r: RequestDto): string {
   return `${lines.join('\n')}\n`;
 }
 
+function parseFields(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new CliError(`--field ${p}: write it as name=value`);
+    out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}
+
 export function registerAccessCommands(program: Command, g: G) {
   program
     .command('request')
@@ -57,6 +67,7 @@ export function registerAccessCommands(program: Command, g: G) {
     .requiredOption('--reason <text>', 'why you need it')
     .option('--ticket <id>', 'a ticket reference')
     .option('--uses <n>', 'end after this many uses', (v) => Number(v))
+    .option('--field <name=value>', 'a justification field the policy asks for, repeatable (e.g. incident_id=INC-12)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--break-glass', 'emergency: use a break-glass rule (granted at once, flagged, reviewed afterwards)')
     .option('--json', 'print JSON')
     .action((o) =>
@@ -70,6 +81,7 @@ export function registerAccessCommands(program: Command, g: G) {
           ...(o.ticket ? { ticket: o.ticket } : {}),
           ...(o.uses !== undefined ? { uses: o.uses } : {}),
           ...(o.breakGlass ? { break_glass: true } : {}),
+          ...(o.field ? { fields: parseFields(o.field) } : {}),
         });
         print(o.json, r, () => describeRequest(r));
       }),

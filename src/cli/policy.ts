@@ -18,6 +18,9 @@ function describe(e: Explanation): string {
     `  duration: default ${formatDuration(e.defaultDurationSeconds!)}, at most ${formatDuration(e.maxDurationSeconds!)}${e.minDurationSeconds ? `, at least ${formatDuration(e.minDurationSeconds)}` : ''}${e.maxUses !== null ? `; at most ${e.maxUses} use(s)` : ''}`,
     `  justification: a reason${e.justification.ticketRequired ? ' and a ticket' : ''} ${e.justification.ticketRequired ? 'are' : 'is'} required${e.justification.ticketPatterns.length ? ` (ticket matching ${e.justification.ticketPatterns.join(' and ')})` : ''}`,
   ];
+  for (const f of e.justification.fields) {
+    lines.push(`  field ${f.name}${f.required ? ' (required)' : ''}${f.description ? `: ${f.description}` : ''}${f.pattern ? ` — matching ${f.pattern}` : ''}`);
+  }
   if (e.automatic?.decision === 'deny') lines.push(`  would be DENIED now by automatic rule ${e.automatic.rule}${e.automatic.reason ? `: ${e.automatic.reason}` : ''}`);
   else if (e.autoApproved) lines.push(`  approval: automatic (rule ${e.automatic?.rule ?? e.rules.join(', ')})`);
   for (const s of e.stages) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type AutomaticRule, automaticDecision, compileCondition, type ConditionVars, zonedTime } from './conditions.js';
 
 const vars = (over: Partial<ConditionVars> = {}): ConditionVars => ({
-  request: { actions: ['read'], resources: ['git:payments'], duration_seconds: 3600n, ticket: '', reason: 'x' },
+  request: { actions: ['read'], resources: ['git:payments'], duration_seconds: 3600n, ticket: '', reason: 'x', fields: {} },
   requester: { name: 'dave', kind: 'user', groups: ['qa'], attributes: { team: 'qa' } },
   resources: [{ kind: 'git', name: 'payments', scope: '', labels: { tier: 'critical' } }],
   time: zonedTime(new Date('2026-11-23T10:00:00Z'), 'Europe/Berlin'),

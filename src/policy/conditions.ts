@@ -15,7 +15,7 @@ export interface AutomaticRule {
 }
 
 export interface ConditionVars {
-  request: { actions: string[]; resources: string[]; duration_seconds: bigint; ticket: string; reason: string };
+  request: { actions: string[]; resources: string[]; duration_seconds: bigint; ticket: string; reason: string; fields: Record<string, string> };
   requester: { name: string; kind: string; groups: string[]; attributes: Record<string, string> };
   resources: { kind: string; name: string; scope: string; labels: Record<string, string> }[];
   time: { hour: bigint; minute: bigint; weekday: bigint; date: string; timezone: string };
@@ -25,7 +25,7 @@ const env = new Environment({ limits: { maxAstNodes: 2000, maxDepth: 50, maxList
   .registerType('Resource', { fields: { kind: 'string', name: 'string', scope: 'string', labels: 'map<string, string>' } })
   .registerVariable({
     name: 'request',
-    schema: { actions: 'list<string>', resources: 'list<string>', duration_seconds: 'int', ticket: 'string', reason: 'string' },
+    schema: { actions: 'list<string>', resources: 'list<string>', duration_seconds: 'int', ticket: 'string', reason: 'string', fields: 'map<string, string>' },
   })
   .registerVariable({ name: 'requester', schema: { name: 'string', kind: 'string', groups: 'list<string>', attributes: 'map<string, string>' } })
   .registerVariable('resources', 'list<Resource>')
@@ -78,9 +78,10 @@ export function conditionVars(input: {
   reason: string;
   at: Date;
   timezone: string;
+  fields?: Record<string, string>;
 }): ConditionVars {
   return {
-    request: { actions: input.actions, resources: input.resourceIds, duration_seconds: BigInt(input.durationSeconds), ticket: input.ticket ?? '', reason: input.reason },
+    request: { actions: input.actions, resources: input.resourceIds, duration_seconds: BigInt(input.durationSeconds), ticket: input.ticket ?? '', reason: input.reason, fields: input.fields ?? {} },
     requester: { name: input.who.name, kind: input.who.kind, groups: input.who.groups, attributes: input.who.attributes },
     resources: input.resources.map((r) => ({ kind: r.kind, name: r.name, scope: r.scope ?? '', labels: input.labels(r) })),
     time: zonedTime(input.at, input.timezone),

@@ -20,6 +20,7 @@ const policy: Policy = {
       defaultDurationSeconds: 3600,
       effect: 'allow',
       breakGlass: false,
+      prompts: [],
       extensions: { max: null, maxTotalSeconds: null },
       minDurationSeconds: 0,
       pendingTtlSeconds: null,

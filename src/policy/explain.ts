@@ -17,7 +17,7 @@ export interface Explanation {
   maxUses: number | null;
   autoApproved: boolean;
   stages: { rule: string; count: number; groups: string[]; users: string[]; distinct: string | null; approvers: string[]; satisfiable: boolean }[];
-  justification: { reasonRequired: true; ticketRequired: boolean; ticketPatterns: string[] };
+  justification: { reasonRequired: true; ticketRequired: boolean; ticketPatterns: string[]; fields: { name: string; description: string | null; pattern: string | null; required: boolean }[] };
   minDurationSeconds: number | null;
   /** a CEL automatic rule that would decide it now */
   automatic?: { decision: 'approve' | 'deny'; rule: string; reason: string | null };
@@ -32,7 +32,7 @@ export interface Explanation {
 export function explainRequest(policy: Policy, who: Identity, resources: Resource[], actions: string[], identities: Identity[], opts: { breakGlass?: boolean } = {}): Explanation {
   const ev = evaluateRequest(policy, who, resources, actions, opts);
   const base = { subject: who.name, resources: resources.map(canonicalResource), actions };
-  const noTicket = { reasonRequired: true as const, ticketRequired: false, ticketPatterns: [] };
+  const noTicket = { reasonRequired: true as const, ticketRequired: false, ticketPatterns: [], fields: [] };
   if (!ev.eligible) {
     return { ...base, justification: noTicket, eligible: false, reason: ev.reason, rules: [], defaultDurationSeconds: null, minDurationSeconds: null, maxDurationSeconds: null, maxUses: null, autoApproved: false, stages: [], command: null };
   }
@@ -44,10 +44,10 @@ export function explainRequest(policy: Policy, who: Identity, resources: Resourc
     return { rule: s.rule, count: s.count, groups: s.groups, users: s.users, distinct: s.distinct ?? null, approvers, satisfiable: distinct >= s.count };
   });
   const ticket = p.ticket ?? { required: false, patterns: [] };
-  const command = `ajar request ${base.resources.map((r) => `--resource ${r}`).join(' ')} ${actions.map((a) => `--action ${a}`).join(' ')} --reason "..."${ticket.required ? ' --ticket ...' : ''}`;
+  const command = `ajar request ${base.resources.map((r) => `--resource ${r}`).join(' ')} ${actions.map((a) => `--action ${a}`).join(' ')} --reason "..."${ticket.required ? ' --ticket ...' : ''}${(p.prompts ?? []).filter((f) => f.required).map((f) => ` --field ${f.name}=...`).join('')}`;
   return {
     ...base,
-    justification: { reasonRequired: true, ticketRequired: ticket.required, ticketPatterns: ticket.patterns },
+    justification: { reasonRequired: true, ticketRequired: ticket.required, ticketPatterns: ticket.patterns, fields: p.prompts ?? [] },
     eligible: true,
     reason: null,
     minDurationSeconds: p.minDurationSeconds,

@@ -14,6 +14,7 @@ const rule = (over: Partial<PolicyRule>): PolicyRule => ({
   defaultDurationSeconds: 1800,
   effect: 'allow',
   breakGlass: false,
+  prompts: [],
   extensions: { max: null, maxTotalSeconds: null },
   minDurationSeconds: 0,
   pendingTtlSeconds: null,
@@ -44,7 +45,7 @@ describe('evaluateRequest', () => {
     const e = evaluateRequest(policy, who('alice', ['eng']), [res('git:payments:feature/x/y')], ['push']);
     expect(e).toEqual({
       eligible: true,
-      plan: { rules: ['feature'], maxDurationSeconds: 28800, defaultDurationSeconds: 28800, minDurationSeconds: 0, maxUses: null, pendingTtlSeconds: 86400, ticket: { required: false, patterns: [] }, auto: true, stages: [], extensions: { max: null, maxTotalSeconds: null } },
+      plan: { rules: ['feature'], maxDurationSeconds: 28800, defaultDurationSeconds: 28800, minDurationSeconds: 0, maxUses: null, pendingTtlSeconds: 86400, ticket: { required: false, patterns: [] }, auto: true, stages: [], prompts: [], extensions: { max: null, maxTotalSeconds: null } },
     });
   });
 

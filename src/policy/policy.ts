@@ -32,8 +32,17 @@ export interface PolicyRule {
   approval: 'auto' | { stages: Approvers[] };
   /** an emergency rule: used only when asked for, grants at once, flagged and reviewed afterwards */
   breakGlass: boolean;
+  /** typed justification fields the requester fills in */
+  prompts: Prompt[];
   /** how often a grant may be extended, and how long it may last in all; null = no limit */
   extensions: { max: number | null; maxTotalSeconds: number | null };
+}
+
+export interface Prompt {
+  name: string;
+  description: string | null;
+  pattern: string | null;
+  required: boolean;
 }
 
 export interface Policy {
@@ -66,6 +75,8 @@ export interface Plan {
   ticket: { required: boolean; patterns: string[] };
   auto: boolean;
   stages: ApprovalStage[];
+  /** the justification fields asked by the rules used */
+  prompts?: Prompt[];
   /** the strictest extension limits of the rules used */
   extensions?: { max: number | null; maxTotalSeconds: number | null };
   /** granted by a break-glass rule: at once, flagged, reviewed afterwards */
@@ -131,6 +142,7 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
       },
       auto: stages.length === 0,
       stages,
+      prompts: rules.flatMap((r) => r.prompts ?? []),
       extensions: {
         max: minOrNull(rules.map((r) => r.extensions?.max ?? null)),
         maxTotalSeconds: minOrNull(rules.map((r) => r.extensions?.maxTotalSeconds ?? null)),
@@ -143,6 +155,23 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
 function minOrNull(values: (number | null)[]): number | null {
   const set = values.filter((v): v is number => v !== null);
   return set.length ? Math.min(...set) : null;
+}
+
+/** Do the filled-in fields satisfy the prompts? undefined when they do, else what is wrong. */
+export function fieldsProblem(plan: Plan, fields: Record<string, string>): string | undefined {
+  const prompts = plan.prompts ?? [];
+  for (const name of Object.keys(fields)) {
+    if (!prompts.some((p) => p.name === name)) return `"${name}" is not asked for${prompts.length ? `; the policy asks for ${[...new Set(prompts.map((p) => p.name))].join(', ')}` : ''}`;
+  }
+  for (const p of prompts) {
+    const v = fields[p.name];
+    if (v === undefined || v.trim() === '') {
+      if (p.required) return `${p.name} is required${p.description ? ` (${p.description})` : ''}: add --field ${p.name}=...`;
+      continue;
+    }
+    if (p.pattern && !new RegExp(p.pattern, 'u').test(v)) return `${p.name} "${v}" does not match ${p.pattern}`;
+  }
+  return undefined;
 }
 
 /** Does the ticket satisfy the plan? undefined when it does, else what is wrong. */

@@ -133,6 +133,12 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0004_request_fields': {
+    async up(db) {
+      // Typed justification fields (e.g. an incident id) asked by the policy.
+      await sql`alter table access_requests add column fields jsonb not null default '{}'::jsonb`.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

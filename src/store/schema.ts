@@ -33,6 +33,7 @@ export interface AccessRequestTable {
   max_uses: number | null;
   reason: string;
   ticket: string | null;
+  fields: ColumnType<Record<string, string>, string | undefined, string>;
   extends_grant_id: string | null;
   state: string;
   plan: Json<unknown>;

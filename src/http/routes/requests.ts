@@ -12,6 +12,7 @@ const createBody = z.strictObject({
   ticket: z.string().optional(),
   uses: z.number().int().optional(),
   break_glass: z.boolean().optional(),
+  fields: z.record(z.string().max(32), z.string().max(500)).optional(),
 });
 
 const reviewBody = z.strictObject({
@@ -40,6 +41,7 @@ export const requestRoutes: Route[] = [
         ticket: body.ticket,
         maxUses: body.uses,
         breakGlass: body.break_glass,
+        fields: body.fields,
       }),
   },
   {
