@@ -2,6 +2,7 @@
 // start-up; every error names file:line:col and says how to fix it, and nothing
 // starts on a bad file.
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './domain/duration.js';
@@ -14,6 +15,7 @@ import {
   validateAction,
 } from './domain/resource.js';
 import { type AutomaticRule, compileCondition, isTimeZone } from './policy/conditions.js';
+import { loadSchedule, type Schedule } from './policy/oncall.js';
 import type { Approvers, Policy, PolicyRule } from './policy/policy.js';
 
 const NAME = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'use lower-case letters, digits, ".", "_" and "-" (at most 64)');
@@ -33,6 +35,10 @@ const stageSchema = z.strictObject({
   count: z.number().int().min(1).max(20).default(1),
   /** the approvers of this stage must differ in this attribute, e.g. team */
   distinct: z.string().min(1).optional(),
+  /** whoever is on call in these rotations (policy.oncall_file) may approve */
+  oncall: z.array(z.string()).default([]),
+  /** the stage applies only when this CEL condition holds when the request is filed */
+  when: z.string().min(1).max(4000).optional(),
 });
 
 const approvalSchema = z.union([
@@ -116,6 +122,8 @@ const fileSchema = z.strictObject({
     .strictObject({
       pending_ttl: DURATION.default('24h'),
       timezone: z.string().default('UTC'),
+      /** on-call schedule (rotations of shifts), relative to this file */
+      oncall_file: z.string().optional(),
       rules: z.array(ruleSchema).default([]),
       automatic: z
         .array(
@@ -276,6 +284,13 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     resources.push({ id, resource: res, labels: r.labels, description: r.description });
   });
 
+  let schedule: Schedule = new Map();
+  if (f.policy.oncall_file) {
+    const loaded = loadSchedule(resolve(dirname(file), f.policy.oncall_file), (u) => identities.has(u));
+    if ('problems' in loaded) problems.push(...loaded.problems);
+    else schedule = loaded.schedule;
+  }
+
   const rules: PolicyRule[] = [];
   const ruleNames = new Set<string>();
   f.policy.rules.forEach((r, i) => {
@@ -346,7 +361,16 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       const stages: Approvers[] = [];
       list.forEach((ap, n) => {
         const where = (...p: (string | number)[]) => here(...base, ...(staged ? [n] : []), ...p);
-        if (ap.groups.length === 0 && ap.users.length === 0) problems.push(`${where()}: name approver groups or users, or write approval: auto`);
+        if (ap.groups.length === 0 && ap.users.length === 0 && ap.oncall.length === 0) problems.push(`${where()}: name approver groups, users or on-call rotations, or write approval: auto`);
+        ap.oncall.forEach((rot, j) => {
+          if (!schedule.has(rot)) problems.push(`${where('oncall', j)}: unknown on-call rotation "${rot}"${f.policy.oncall_file ? ` (not in ${f.policy.oncall_file})` : '; set policy.oncall_file'}`);
+        });
+        let when: Approvers['when'] = null;
+        if (ap.when) {
+          const test = compileCondition(ap.when);
+          if (typeof test === 'string') problems.push(`${where('when')}: the condition does not type-check: ${test}`);
+          else when = { expr: ap.when, test };
+        }
         ap.groups.forEach((g, j) => {
           if (!groups.has(g)) problems.push(`${where('groups', j)}: unknown group "${g}"`);
         });
@@ -355,12 +379,13 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
         });
         const eligible = [...identities.values()].filter((id) => ap.users.includes(id.name) || id.groups.some((g) => ap.groups.includes(g)));
         const distinctValues = ap.distinct ? new Set(eligible.map((x) => x.attributes[ap.distinct!]).filter((v) => v !== undefined)).size : eligible.length;
-        if (eligible.length < ap.count || distinctValues < ap.count) {
+        // On-call approvers change with the schedule; count such a stage as satisfiable.
+        if (ap.oncall.length === 0 && (eligible.length < ap.count || distinctValues < ap.count)) {
           problems.push(
             `${where('count')}: needs ${ap.count} approvers${ap.distinct ? ` with distinct ${ap.distinct}` : ''} but only ${ap.distinct ? distinctValues : eligible.length} can approve (${eligible.map((x) => x.name).join(', ') || 'none'}); this chain can never be satisfied`,
           );
         }
-        stages.push({ groups: ap.groups, users: ap.users, count: ap.count, distinct: ap.distinct ?? null });
+        stages.push({ groups: ap.groups, users: ap.users, count: ap.count, distinct: ap.distinct ?? null, ...(ap.oncall.length ? { oncall: ap.oncall } : {}), when });
       });
       approval = { stages };
     }
@@ -406,7 +431,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     identities,
     groups,
     resources,
-    policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic },
+    policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic, oncall: schedule },
     workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5 },
   };
 }

@@ -18,7 +18,7 @@ describe('request, approve, decide', () => {
 
     const req = await ajar.json(['request', '-r', 'git:payments:release/2.4', '-a', 'push', '-d', '90m', '--reason', 'hotfix for INC-7', '--ticket', 'INC-7'], { as: 'alice' });
     expect(req).toMatchObject({ state: 'pending', requester: 'alice', durationSeconds: 5400, rules: ['release-push'], ticket: 'INC-7' });
-    expect(req.approvals).toEqual([{ rule: 'release-push', groups: ['leads'], users: [], count: 1, distinct: null, have: 0 }]);
+    expect(req.approvals).toEqual([{ rule: 'release-push', groups: ['leads'], users: [], count: 1, distinct: null, ruleStage: 0, have: 0 }]);
 
     const review = await ajar.json(['requests', '--review'], { as: 'bob' });
     expect(review.map((r: any) => r.id)).toContain(req.id);

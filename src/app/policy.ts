@@ -5,9 +5,11 @@ import { AppError, badInput, notFound } from '../domain/errors.js';
 import { type Explanation, explainRequest } from '../policy/explain.js';
 import { type Simulation, simulate } from '../policy/simulate.js';
 import { type Actor, type AppContext, activeIdentity, requireAdmin } from './context.js';
-import { decideAutomatically, jsonList, planOf, resolveResources } from './requests.js';
+import { jsonList, onCallNow, planOf, requestVars, resolveResources } from './requests.js';
+import { automaticDecision } from '../policy/conditions.js';
+import { applyStageConditions } from '../policy/policy.js';
 
-export async function explain(ctx: AppContext, actor: Actor, input: { as?: string | undefined; resources: string[]; actions: string[] }): Promise<Explanation & { policyVersion: string }> {
+export async function explain(ctx: AppContext, actor: Actor, input: { as?: string | undefined; resources: string[]; actions: string[] }): Promise<Omit<Explanation, 'planStages'> & { policyVersion: string }> {
   const name = input.as ?? actor.name;
   if (name !== actor.name && !actor.admin) throw new AppError('permission_denied', 'you may explain your own access; explaining for others needs an admin');
   if (actor.via === 'local' && !input.as) throw badInput('as: name the user or service account to explain for', { field: 'as' });
@@ -19,19 +21,22 @@ export async function explain(ctx: AppContext, actor: Actor, input: { as?: strin
     if (await activeIdentity(ctx, ctx.db, i.name)) candidates.push(i);
   }
   const actions = [...new Set(input.actions)];
-  const e = explainRequest(ctx.config.policy, who, resources, actions, candidates);
+  const onCall = onCallNow(ctx);
+  const e = explainRequest(ctx.config.policy, who, resources, actions, candidates, { onCall });
   if (e.eligible) {
-    // Automatic rules as they would apply now, to a request of the default duration.
-    const auto = decideAutomatically(ctx, who, resources, actions, e.defaultDurationSeconds!, undefined, '', ctx.clock.now());
-    if (auto) {
-      e.automatic = auto;
-      if (auto.decision === 'approve') {
-        e.autoApproved = true;
-        e.stages = [];
-      }
+    // As the rules would apply now, to a request of the default duration.
+    const vars = requestVars(ctx, { who, resources, actions, durationSeconds: e.defaultDurationSeconds!, reason: '' }, ctx.clock.now());
+    const kept = new Set(applyStageConditions(ctx.config.policy, e.planStages, vars).map((s) => `${s.rule}#${s.ruleStage}`));
+    e.stages = e.stages.filter((_s, i) => kept.has(`${e.planStages[i]!.rule}#${e.planStages[i]!.ruleStage}`));
+    const auto = automaticDecision(ctx.config.policy.automatic, vars);
+    if (auto) e.automatic = auto;
+    if (auto?.decision === 'approve' || e.stages.length === 0) {
+      e.autoApproved = true;
+      e.stages = [];
     }
   }
-  return { ...e, policyVersion: ctx.policyVersion };
+  const { planStages: _p, ...out } = e;
+  return { ...out, policyVersion: ctx.policyVersion };
 }
 
 const MAX_REPLAY = 50_000;

@@ -6,7 +6,8 @@ import { formatDuration, parseDuration } from '../domain/duration.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { effectiveRequestState, type RequestState } from '../domain/grant.js';
 import { canonicalResource, isPattern, parseResource, type Resource, resourceCovers, validateAction } from '../domain/resource.js';
-import { automaticDecision, conditionVars } from '../policy/conditions.js';
+import { automaticDecision, type ConditionVars, conditionVars } from '../policy/conditions.js';
+import { onCallAt } from '../policy/oncall.js';
 import {
   type ApprovalStage,
   approvalProgress,
@@ -15,7 +16,9 @@ import {
   evaluateRequest,
   isFullyApproved,
   type Plan,
+  type OnCall,
   type Review,
+  applyStageConditions,
   fieldsProblem,
   stageFor,
   ticketProblem,
@@ -110,7 +113,11 @@ export async function createRequest(
   const now = ctx.clock.now();
   if (extendsGrant) checkExtension(plan, extendsGrant, duration, now);
   // Break-glass is for when the usual rules are in the way: automatic rules do not apply.
-  const automatic = plan.breakGlass ? undefined : decideAutomatically(ctx, actor, resources, actions, duration, input.ticket, input.reason, now, fields);
+  const vars = requestVars(ctx, { who: actor, resources, actions, durationSeconds: duration, ticket: input.ticket, reason: input.reason, fields }, now);
+  const automatic = plan.breakGlass ? undefined : automaticDecision(ctx.config.policy.automatic, vars);
+  // Conditional stages (e.g. "outside work hours, also the on-call lead") are decided now.
+  plan.stages = applyStageConditions(ctx.config.policy, plan.stages, vars);
+  if (plan.stages.length === 0) plan.auto = true;
   if (automatic?.decision === 'approve') {
     plan.auto = true;
     plan.stages = [];
@@ -195,25 +202,35 @@ function checkExtension(plan: Plan, g: { id: string; startsAt: Date; endsAt: Dat
 }
 
 /** CEL automatic decisions over this request, in the policy's time zone. */
-export function decideAutomatically(
+/** What CEL conditions see about a request, at a time, in the policy's time zone. */
+export function requestVars(
   ctx: AppContext,
-  who: Identity,
-  resources: Resource[],
-  actions: string[],
-  durationSeconds: number,
-  ticket: string | undefined,
-  reason: string,
+  r: { who: Identity; resources: Resource[]; actions: string[]; durationSeconds: number; ticket?: string | undefined; reason: string; fields?: Record<string, string> },
   at: Date,
-  fields: Record<string, string> = {},
-) {
+): ConditionVars {
   const policy = ctx.config.policy;
-  if (policy.automatic.length === 0) return undefined;
-  const labels = (r: Resource) =>
-    ctx.config.resources.find((c) => c.resource.kind === r.kind && c.resource.name === r.name && (r.kind !== 'env' || c.resource.scope === r.scope))?.labels ?? {};
-  return automaticDecision(
-    policy.automatic,
-    conditionVars({ who, resources, resourceIds: resources.map(canonicalResource), labels, actions, durationSeconds, ticket, reason, at, timezone: policy.timezone, fields }),
-  );
+  const labels = (x: Resource) =>
+    ctx.config.resources.find((c) => c.resource.kind === x.kind && c.resource.name === x.name && (x.kind !== 'env' || c.resource.scope === x.scope))?.labels ?? {};
+  return conditionVars({
+    who: r.who,
+    resources: r.resources,
+    resourceIds: r.resources.map(canonicalResource),
+    labels,
+    actions: r.actions,
+    durationSeconds: r.durationSeconds,
+    ticket: r.ticket,
+    reason: r.reason,
+    at,
+    timezone: policy.timezone,
+    fields: r.fields ?? {},
+    oncall: onCallAt(policy.oncall, at),
+  });
+}
+
+/** Who is on call in a rotation now, on the server's clock. */
+export function onCallNow(ctx: AppContext): OnCall {
+  const now = onCallAt(ctx.config.policy.oncall, ctx.clock.now());
+  return (rotation) => now[rotation] ?? [];
 }
 
 async function lockRequest(tx: Transaction<DB>, id: string): Promise<RequestRow> {
@@ -343,7 +360,7 @@ export async function reviewRequest(
   const now = ctx.clock.now();
   const changed = await inTransaction(ctx, async (tx) => {
     const r = await tx.selectFrom('access_requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-    if (!r || !(canSee(actor, r))) throw notFound(`request ${id}`);
+    if (!r || !(canSee(actor, r, onCallNow(ctx)))) throw notFound(`request ${id}`);
     // The requester never approves their own request, admins included.
     if (r.requester === actor.name) throw new AppError('permission_denied', 'you cannot review your own request');
     const mine = await tx.selectFrom('request_reviews').selectAll().where('request_id', '=', id).where('reviewer', '=', actor.name).executeTakeFirst();
@@ -358,14 +375,15 @@ export async function reviewRequest(
     }
     if (r.state !== 'pending') throw new AppError('conflict', `request ${id} is already ${r.state}`);
     const plan = planOf(r);
-    if (!plan.stages.some((s) => canApproveStage(s, actor))) {
+    const onCall = onCallNow(ctx);
+    if (!plan.stages.some((s) => canApproveStage(s, actor, onCall))) {
       throw new AppError('permission_denied', `you are not an approver of this request (${describeStages(plan.stages)})`);
     }
     const before = approvalsOf(ctx, await tx.selectFrom('request_reviews').selectAll().where('request_id', '=', id).execute());
     let stage: number | null = null;
     if (decision === 'approve') {
       // Stages approve in order; any approver of any stage may veto with a deny.
-      const s = stageFor(plan.stages, before, actor);
+      const s = stageFor(plan.stages, before, actor, onCall);
       if ('problem' in s) throw new AppError('permission_denied', s.problem);
       stage = s.stage;
     }
@@ -453,7 +471,7 @@ export async function cancelRequest(ctx: AppContext, actor: Actor, id: string): 
   const now = ctx.clock.now();
   await inTransaction(ctx, async (tx) => {
     const r = await tx.selectFrom('access_requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-    if (!r || !(canSee(actor, r))) throw notFound(`request ${id}`);
+    if (!r || !(canSee(actor, r, onCallNow(ctx)))) throw notFound(`request ${id}`);
     if (r.requester !== actor.name && !actor.admin) throw new AppError('permission_denied', 'only the requester or an admin can cancel a request');
     if (r.state === 'cancelled') return;
     const expired = await expireIfDue(tx, r, now);
@@ -466,10 +484,10 @@ export async function cancelRequest(ctx: AppContext, actor: Actor, id: string): 
 }
 
 /** Who may see a request: its requester, the people who may review it, and admins. */
-function canSee(actor: Actor, r: RequestRow): boolean {
+function canSee(actor: Actor, r: RequestRow, onCall: OnCall): boolean {
   if (actor.admin || r.requester === actor.name) return true;
   const plan = planOf(r);
-  return plan.stages.some((s) => canApproveStage(s, actor));
+  return plan.stages.some((s) => canApproveStage(s, actor, onCall));
 }
 
 async function toDto(ctx: AppContext, db: Kysely<DB>, rows: RequestRow[]): Promise<RequestDto[]> {
@@ -488,7 +506,7 @@ async function toDto(ctx: AppContext, db: Kysely<DB>, rows: RequestRow[]): Promi
 
 export async function getRequest(ctx: AppContext, actor: Actor, id: string): Promise<RequestDto> {
   const r = await ctx.db.selectFrom('access_requests').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!r || !(canSee(actor, r))) throw notFound(`request ${id}`);
+  if (!r || !(canSee(actor, r, onCallNow(ctx)))) throw notFound(`request ${id}`);
   return (await toDto(ctx, ctx.db, [r]))[0]!;
 }
 
@@ -511,9 +529,10 @@ export async function listRequests(ctx: AppContext, actor: Actor, f: RequestFilt
   else if (!actor.admin && !f.toReview) q = q.where('requester', '=', actor.name);
   let rows = await q.execute();
   if (f.toReview) {
+    const onCall = onCallNow(ctx);
     rows = rows.filter((r) => {
       const plan = planOf(r);
-      return plan.stages.some((s) => canApproveStage(s, actor));
+      return plan.stages.some((s) => canApproveStage(s, actor, onCall));
     });
     const reviewed = rows.length
       ? await ctx.db.selectFrom('request_reviews').select('request_id').where('reviewer', '=', actor.name).where('request_id', 'in', rows.map((r) => r.id)).execute()

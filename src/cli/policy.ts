@@ -24,7 +24,7 @@ function describe(e: Explanation): string {
   if (e.automatic?.decision === 'deny') lines.push(`  would be DENIED now by automatic rule ${e.automatic.rule}${e.automatic.reason ? `: ${e.automatic.reason}` : ''}`);
   else if (e.autoApproved) lines.push(`  approval: automatic (rule ${e.automatic?.rule ?? e.rules.join(', ')})`);
   for (const s of e.stages) {
-    const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`)].join(' or ');
+    const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`), ...s.oncall.map((r) => `on-call ${r}`)].join(' or ');
     lines.push(`  approval (${s.rule}): ${s.count} of ${from} — ${s.approvers.length ? s.approvers.join(', ') : 'nobody'}${s.satisfiable ? '' : '  [cannot be satisfied: too few eligible approvers]'}`);
   }
   lines.push(`  to ask: ${e.command}`);

@@ -6,6 +6,7 @@ const vars = (over: Partial<ConditionVars> = {}): ConditionVars => ({
   requester: { name: 'dave', kind: 'user', groups: ['qa'], attributes: { team: 'qa' } },
   resources: [{ kind: 'git', name: 'payments', scope: '', labels: { tier: 'critical' } }],
   time: zonedTime(new Date('2026-11-23T10:00:00Z'), 'Europe/Berlin'),
+  oncall: {},
   ...over,
 });
 

@@ -19,6 +19,8 @@ export interface ConditionVars {
   requester: { name: string; kind: string; groups: string[]; attributes: Record<string, string> };
   resources: { kind: string; name: string; scope: string; labels: Record<string, string> }[];
   time: { hour: bigint; minute: bigint; weekday: bigint; date: string; timezone: string };
+  /** who is on call in each rotation now */
+  oncall: Record<string, string[]>;
 }
 
 const env = new Environment({ limits: { maxAstNodes: 2000, maxDepth: 50, maxListElements: 200, maxMapEntries: 200, maxCallArguments: 16 } })
@@ -29,7 +31,8 @@ const env = new Environment({ limits: { maxAstNodes: 2000, maxDepth: 50, maxList
   })
   .registerVariable({ name: 'requester', schema: { name: 'string', kind: 'string', groups: 'list<string>', attributes: 'map<string, string>' } })
   .registerVariable('resources', 'list<Resource>')
-  .registerVariable({ name: 'time', schema: { hour: 'int', minute: 'int', weekday: 'int', date: 'string', timezone: 'string' } });
+  .registerVariable({ name: 'time', schema: { hour: 'int', minute: 'int', weekday: 'int', date: 'string', timezone: 'string' } })
+  .registerVariable('oncall', 'map<string, list<string>>');
 
 /** Compile and type-check a condition; a string is the problem to report. */
 export function compileCondition(expr: string): ((vars: ConditionVars) => boolean) | string {
@@ -79,12 +82,14 @@ export function conditionVars(input: {
   at: Date;
   timezone: string;
   fields?: Record<string, string>;
+  oncall?: Record<string, string[]>;
 }): ConditionVars {
   return {
     request: { actions: input.actions, resources: input.resourceIds, duration_seconds: BigInt(input.durationSeconds), ticket: input.ticket ?? '', reason: input.reason, fields: input.fields ?? {} },
     requester: { name: input.who.name, kind: input.who.kind, groups: input.who.groups, attributes: input.who.attributes },
     resources: input.resources.map((r) => ({ kind: r.kind, name: r.name, scope: r.scope ?? '', labels: input.labels(r) })),
     time: zonedTime(input.at, input.timezone),
+    oncall: input.oncall ?? {},
   };
 }
 

@@ -28,6 +28,7 @@ const policy: Policy = {
   pendingTtlSeconds: 86400,
   timezone: 'UTC',
   automatic: [],
+  oncall: new Map(),
   rules: [
     rule({ name: 'release', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:release/*')], actions: ['push'], maxDurationSeconds: 7200, defaultDurationSeconds: 3600, approval: { stages: [{ groups: ['leads'], users: [], count: 1, distinct: null }] } }),
     rule({ name: 'feature', who: { users: [], groups: ['eng'], service_accounts: [] }, resources: [res('git:payments:feature/**')], actions: ['push'], maxDurationSeconds: 28800, defaultDurationSeconds: 28800 }),
@@ -65,7 +66,7 @@ describe('evaluateRequest', () => {
     expect(e.eligible).toBe(true);
     if (!e.eligible) return;
     expect(e.plan).toMatchObject({ rules: ['feature', 'release'], maxDurationSeconds: 7200, defaultDurationSeconds: 3600, auto: false });
-    expect(e.plan.stages).toEqual([{ rule: 'release', groups: ['leads'], users: [], count: 1, distinct: null }]);
+    expect(e.plan.stages).toEqual([{ rule: 'release', groups: ['leads'], users: [], count: 1, distinct: null, ruleStage: 0 }]);
   });
 });
 
@@ -118,6 +119,7 @@ describe('block rules, minimum durations, tickets and per-rule TTLs', () => {
     pendingTtlSeconds: 86400,
     timezone: 'UTC',
     automatic: [],
+    oncall: new Map(),
     rules: [
       rule({ name: 'no-contractor-push', effect: 'block', who: { users: [], groups: ['contractors'], service_accounts: [] }, resources: [res('git:payments')], actions: ['push'] }),
       rule({ name: 'release', who: { users: [], groups: ['eng', 'contractors'], service_accounts: [] }, resources: [res('git:payments:release/*')], actions: ['push'], minDurationSeconds: 600, defaultDurationSeconds: 300, pendingTtlSeconds: 3600, ticket: { required: true, pattern: '^PAY-[0-9]+$' }, approval: { stages: [{ groups: ['leads'], users: [], count: 1, distinct: null }] } }),

@@ -1,7 +1,8 @@
 // The basic policy: who may request which actions on which resources, for how
 // long, and who approves. Pure: no I/O, no clock reads; the lifecycle calls it.
 import type { Identity } from '../config.js';
-import type { AutomaticRule } from './conditions.js';
+import type { AutomaticRule, ConditionVars } from './conditions.js';
+import type { Schedule } from './oncall.js';
 import { canonicalResource, type Resource, resourceCovers, resourceOverlaps } from '../domain/resource.js';
 
 /** One stage of an approval chain: `count` people from these groups or users. */
@@ -11,6 +12,10 @@ export interface Approvers {
   count: number;
   /** approvers of the stage must differ in this attribute (e.g. team); null = any */
   distinct: string | null;
+  /** whoever is on call in these rotations when they approve */
+  oncall?: string[];
+  /** the stage applies only when this CEL condition holds at request time */
+  when?: { expr: string; test: (vars: ConditionVars) => boolean } | null;
 }
 
 export interface PolicyRule {
@@ -52,6 +57,8 @@ export interface Policy {
   rules: PolicyRule[];
   /** CEL-conditioned automatic approvals and denials, checked after eligibility */
   automatic: AutomaticRule[];
+  /** on-call rotations, from policy.oncall_file */
+  oncall: Schedule;
 }
 
 /** One approval requirement of a request: `count` people from this set, in order. */
@@ -61,6 +68,11 @@ export interface ApprovalStage {
   users: string[];
   count: number;
   distinct?: string | null;
+  oncall?: string[];
+  /** which stage of its rule this is */
+  ruleStage?: number;
+  /** the stage has a `when` condition, decided when the request is filed */
+  conditional?: boolean;
 }
 
 export interface Plan {
@@ -121,7 +133,9 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
   const uses = rules.map((r) => r.maxUses).filter((n): n is number => n !== null);
   const stages: ApprovalStage[] = [];
   for (const r of rules) {
-    if (r.approval !== 'auto') for (const st of r.approval.stages) stages.push({ rule: r.name, ...st });
+    if (r.approval !== 'auto') {
+      r.approval.stages.forEach(({ when, ...st }, i) => stages.push({ rule: r.name, ...st, ruleStage: i, ...(when ? { conditional: true } : {}) }));
+    }
   }
   const max = Math.min(...rules.map((r) => r.maxDurationSeconds));
   const min = Math.max(0, ...rules.map((r) => r.minDurationSeconds));
@@ -181,8 +195,12 @@ export function ticketProblem(plan: Plan, ticket: string | undefined | null): st
   return bad ? `"${ticket}" does not match the required ticket pattern ${bad}` : undefined;
 }
 
-export function canApproveStage(stage: ApprovalStage, approver: Identity): boolean {
-  return stage.users.includes(approver.name) || stage.groups.some((g) => approver.groups.includes(g));
+/** Who is on call in a rotation right now (the caller reads the schedule at the clock). */
+export type OnCall = (rotation: string) => string[];
+
+export function canApproveStage(stage: ApprovalStage, approver: Identity, onCall?: OnCall): boolean {
+  if (stage.users.includes(approver.name) || stage.groups.some((g) => approver.groups.includes(g))) return true;
+  return !!onCall && (stage.oncall ?? []).some((r) => onCall(r).includes(approver.name));
 }
 
 export interface Review {
@@ -213,12 +231,12 @@ export function isFullyApproved(stages: ApprovalStage[], reviews: Review[]): boo
  * stage with `distinct` needs approvers who differ in that attribute.
  * Returns the stage it counts for, or why not.
  */
-export function stageFor(stages: ApprovalStage[], reviews: Review[], approver: Identity): { stage: number } | { problem: string } {
+export function stageFor(stages: ApprovalStage[], reviews: Review[], approver: Identity, onCall?: OnCall): { stage: number } | { problem: string } {
   const cur = currentStage(stages, reviews);
   if (cur === -1) return { problem: 'every approval stage is already met' };
   const stage = stages[cur]!;
-  if (!canApproveStage(stage, approver)) {
-    const later = stages.findIndex((s, i) => i > cur && canApproveStage(s, approver));
+  if (!canApproveStage(stage, approver, onCall)) {
+    const later = stages.findIndex((s, i) => i > cur && canApproveStage(s, approver, onCall));
     return {
       problem:
         later >= 0
@@ -236,6 +254,23 @@ export function stageFor(stages: ApprovalStage[], reviews: Review[], approver: I
 }
 
 export function describeStage(s: ApprovalStage): string {
-  const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`)].join(' or ');
+  const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`), ...(s.oncall ?? []).map((r) => `on-call ${r}`)].join(' or ');
   return `${s.count} of ${from}${s.distinct ? ` with distinct ${s.distinct}` : ''}`;
+}
+
+/** Keep the stages whose `when` condition holds for this request (decided once, at filing). */
+export function applyStageConditions(policy: Policy, stages: ApprovalStage[], vars: ConditionVars): ApprovalStage[] {
+  return stages
+    .filter((s) => {
+      if (!s.conditional) return true;
+      const rule = policy.rules.find((r) => r.name === s.rule);
+      const cond = rule && rule.approval !== 'auto' ? rule.approval.stages[s.ruleStage ?? -1]?.when : undefined;
+      if (!cond) return true;
+      try {
+        return cond.test(vars);
+      } catch {
+        return true; // cannot tell: keep the stage (stricter)
+      }
+    })
+    .map(({ conditional: _c, ...s }) => s);
 }
