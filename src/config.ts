@@ -431,7 +431,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     identities,
     groups,
     resources,
-    policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic, oncall: schedule },
+    policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic, oncall: schedule, oncallFile: f.policy.oncall_file ? resolve(dirname(file), f.policy.oncall_file) : undefined },
     workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5 },
   };
 }

@@ -6,6 +6,7 @@ import { CLI, run } from './support/ajar.js';
 
 const dir = join(import.meta.dirname, '..', 'examples', 'policies');
 const tests = readdirSync(dir).filter((f) => f.endsWith('.policy-test.yaml'));
+// Schedules are .oncall.yml files beside the config that names them.
 const configs = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.endsWith('.policy-test.yaml'));
 
 describe('examples/policies', () => {

@@ -32,7 +32,8 @@ export function sha256(text: string): string {
 }
 
 export function policyVersion(config: Config): string {
-  return sha256(JSON.stringify(config.policy)).slice(0, 16);
+  // Maps (the on-call schedule) count too; functions (compiled CEL) are covered by their source text.
+  return sha256(JSON.stringify(config.policy, (_k, v) => (v instanceof Map ? [...v] : v))).slice(0, 16);
 }
 
 export async function inTransaction<T>(ctx: AppContext, fn: (tx: Transaction<DB>) => Promise<T>): Promise<T> {

@@ -36,12 +36,17 @@ export function watchConfig(ctx: AppContext, file: string, intervalMs = 1000): (
   const reload = () => {
     running = running.then(() => reloadConfig(ctx, file).then(() => undefined));
   };
-  watchFile(file, { interval: intervalMs, persistent: false }, (cur, prev) => {
+  const onChange = (cur: { mtimeMs: number; size: number }, prev: { mtimeMs: number; size: number }) => {
     if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) reload();
-  });
+  };
+  // The on-call schedule named by the config is watched too.
+  const files = [file];
+  const schedule = ctx.config.policy.oncallFile;
+  if (schedule) files.push(schedule);
+  for (const f of files) watchFile(f, { interval: intervalMs, persistent: false }, onChange);
   process.on('SIGHUP', reload);
   return () => {
-    unwatchFile(file);
+    for (const f of files) unwatchFile(f, onChange);
     process.off('SIGHUP', reload);
   };
 }

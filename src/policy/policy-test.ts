@@ -9,6 +9,8 @@ import { formatDuration, parseDuration } from '../domain/duration.js';
 import { parseResource, type Resource, validateAction } from '../domain/resource.js';
 import { automaticDecision, conditionVars } from './conditions.js';
 import { explainRequest } from './explain.js';
+import { onCallAt } from './oncall.js';
+import { applyStageConditions } from './policy.js';
 
 const testSchema = z.strictObject({
   name: z.string().min(1),
@@ -32,6 +34,10 @@ const testSchema = z.strictObject({
     max_uses: z.number().int().nullable().optional(),
     duration_allowed: z.boolean().optional(),
     approvers: z.array(z.string()).optional(),
+    /** how many approval stages apply (after `when` conditions) */
+    stages: z.number().int().min(0).optional(),
+    /** who can approve the last stage (e.g. who is on call) */
+    last_stage_approvers: z.array(z.string()).optional(),
     reason_contains: z.string().optional(),
     /** what the CEL automatic rules decide: approve, deny or none */
     automatic: z.enum(['approve', 'deny', 'none']).optional(),
@@ -87,9 +93,30 @@ function runOne(config: Config, t: PolicyTest): { passed: boolean; failures: str
     resources.push(p.value);
   }
   const others = [...config.identities.values()].filter((i) => !i.disabled);
-  const e = explainRequest(config.policy, who, resources, t.request.actions, others, { breakGlass: t.request.break_glass === true });
   const at = t.request.at ? new Date(t.request.at) : new Date();
   if (Number.isNaN(at.getTime())) return { passed: false, failures: [`request.at: not a time; use ISO 8601`] };
+  const onCall = onCallAt(config.policy.oncall, at);
+  const e = explainRequest(config.policy, who, resources, t.request.actions, others, { breakGlass: t.request.break_glass === true, onCall: (r) => onCall[r] ?? [] });
+  const labels = (r: Resource) => config.resources.find((c) => c.resource.kind === r.kind && c.resource.name === r.name)?.labels ?? {};
+  const asked = t.request.duration ? parseDuration(t.request.duration) : undefined;
+  const vars = conditionVars({
+    who,
+    resources,
+    resourceIds: e.resources,
+    labels,
+    actions: t.request.actions,
+    durationSeconds: asked?.ok ? asked.value : (e.defaultDurationSeconds ?? 0),
+    ticket: undefined,
+    reason: '',
+    at,
+    timezone: config.policy.timezone,
+    oncall: onCall,
+  });
+  if (e.eligible) {
+    // Conditional stages are decided at filing, as the server does.
+    const kept = new Set(applyStageConditions(config.policy, e.planStages, vars).map((st) => `${st.rule}#${st.ruleStage}`));
+    e.stages = e.stages.filter((_st, i) => kept.has(`${e.planStages[i]!.rule}#${e.planStages[i]!.ruleStage}`));
+  }
   const x = t.expect;
   const differ = (what: string, want: unknown, got: unknown) => {
     if (JSON.stringify(want) !== JSON.stringify(got)) failures.push(`${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
@@ -106,22 +133,10 @@ function runOne(config: Config, t: PolicyTest): { passed: boolean; failures: str
     if (x.min_duration !== undefined) differ('min_duration', canonical(x.min_duration), formatDuration(e.minDurationSeconds ?? 0));
     if (x.ticket_required !== undefined) differ('ticket_required', x.ticket_required, e.justification.ticketRequired);
     if (x.max_uses !== undefined) differ('max_uses', x.max_uses, e.maxUses);
+    if (x.stages !== undefined) differ('stages', x.stages, e.stages.length);
+    if (x.last_stage_approvers !== undefined) differ('last_stage_approvers', [...x.last_stage_approvers].sort(), e.stages.at(-1)?.approvers ?? []);
     if (x.approvers !== undefined) differ('approvers', [...x.approvers].sort(), [...new Set(e.stages.flatMap((s) => s.approvers))].sort());
     if (x.automatic !== undefined || x.automatic_rule !== undefined) {
-      const labels = (r: Resource) => config.resources.find((c) => c.resource.kind === r.kind && c.resource.name === r.name)?.labels ?? {};
-      const d = t.request.duration ? parseDuration(t.request.duration) : undefined;
-      const vars = conditionVars({
-        who,
-        resources,
-        resourceIds: e.resources,
-        labels,
-        actions: t.request.actions,
-        durationSeconds: d?.ok ? d.value : e.defaultDurationSeconds!,
-        ticket: undefined,
-        reason: '',
-        at,
-        timezone: config.policy.timezone,
-      });
       const auto = t.request.break_glass ? undefined : automaticDecision(config.policy.automatic, vars);
       if (x.automatic !== undefined) differ('automatic', x.automatic, auto?.decision ?? 'none');
       if (x.automatic_rule !== undefined) differ('automatic_rule', x.automatic_rule, auto?.rule ?? null);

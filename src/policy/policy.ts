@@ -59,6 +59,8 @@ export interface Policy {
   automatic: AutomaticRule[];
   /** on-call rotations, from policy.oncall_file */
   oncall: Schedule;
+  /** the schedule's path, watched for changes */
+  oncallFile?: string | undefined;
 }
 
 /** One approval requirement of a request: `count` people from this set, in order. */
