@@ -21,6 +21,14 @@ import type { Approvers, Policy, PolicyRule } from './policy/policy.js';
 const NAME = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'use lower-case letters, digits, ".", "_" and "-" (at most 64)');
 const DURATION = z.string().refine((s) => parseDuration(s).ok, 'write a duration like 30m, 2h, 1h30m or 7d');
 const LABELS = z.record(z.string(), z.string());
+const REGEX = z.string().refine((p) => {
+  try {
+    new RegExp(p, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
 
 const identitySchema = z.strictObject({
   groups: z.array(NAME).default([]),
@@ -67,14 +75,7 @@ const ruleSchema = z.strictObject({
   ticket: z
     .strictObject({
       required: z.boolean().default(true),
-      pattern: z.string().refine((p) => {
-        try {
-          new RegExp(p, 'u');
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'not a valid regular expression').optional(),
+      pattern: REGEX.optional(),
     })
     .optional(),
   approval: approvalSchema.optional(),
@@ -84,14 +85,7 @@ const ruleSchema = z.strictObject({
       z.strictObject({
         name: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'use lower-case letters, digits and _'),
         description: z.string().max(200).optional(),
-        pattern: z.string().refine((p) => {
-          try {
-            new RegExp(p, 'u');
-            return true;
-          } catch {
-            return false;
-          }
-        }, 'not a valid regular expression').optional(),
+        pattern: REGEX.optional(),
         required: z.boolean().default(true),
       }),
     )

@@ -296,30 +296,14 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
       created_at: now,
     })
     .execute();
+  const about = { subject: r.requester, grantId, requestId: r.id, resource: list(r.resources), action: list(r.actions), reason: r.reason };
   events.push({
     type: 'grant.created',
     actor: by,
-    subject: r.requester,
-    grantId,
-    requestId: r.id,
-    resource: list(r.resources),
-    action: list(r.actions),
-    reason: r.reason,
+    ...about,
     details: { startsAt: start.toISOString(), endsAt: end.toISOString(), maxUses: r.max_uses, state: start > now ? 'scheduled' : 'active' },
   });
-  if (plan.breakGlass) {
-    events.push({
-      type: 'breakglass.used',
-      actor: r.requester,
-      subject: r.requester,
-      grantId,
-      requestId: r.id,
-      resource: list(r.resources),
-      action: list(r.actions),
-      reason: r.reason,
-      details: { endsAt: end.toISOString(), review: 'open' },
-    });
-  }
+  if (plan.breakGlass) events.push({ type: 'breakglass.used', actor: r.requester, ...about, details: { endsAt: end.toISOString(), review: 'open' } });
   return events;
 }
 
