@@ -50,6 +50,10 @@ it('the quick start works from a fresh directory: serve, token, request, approve
     expect(review.stdout).toContain(id);
     expect((await ajar(['approve', id], { AJAR_URL: url, AJAR_TOKEN: bob })).stdout).toContain('is approved');
     expect((await ajar(['check', '--user', 'alice', '--action', 'push', '--resource', 'git:payments:release/2.4'])).code).toBe(0);
+    // As in the README: with AJAR_URL exported, admin commands on the host say --local.
+    const withUrl = { AJAR_URL: url };
+    expect((await ajar(['check', '--local', '--user', 'alice', '--action', 'push', '--resource', 'git:payments:release/2.4'], withUrl)).code).toBe(0);
+    expect((await ajar(['policy', 'explain', '--local', '--as', 'erin', '--action', 'push', '--resource', 'git:payments:feature/x'], withUrl)).stdout).toContain('approval: automatic');
     const audit = await ajar(['audit', '--local']);
     expect(audit.stdout).toContain('grant.created');
     expect((await ajar(['audit', 'verify', '--local'])).code).toBe(0);
