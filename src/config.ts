@@ -47,6 +47,8 @@ const stageSchema = z.strictObject({
   oncall: z.array(z.string()).default([]),
   /** the stage applies only when this CEL condition holds when the request is filed */
   when: z.string().min(1).max(4000).optional(),
+  /** no decision within `after` of the stage starting: these approvers may decide too */
+  escalate: z.strictObject({ after: DURATION, groups: z.array(NAME).default([]), users: z.array(NAME).default([]) }).optional(),
 });
 
 const approvalSchema = z.union([
@@ -379,7 +381,20 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
             `${where('count')}: needs ${ap.count} approvers${ap.distinct ? ` with distinct ${ap.distinct}` : ''} but only ${ap.distinct ? distinctValues : eligible.length} can approve (${eligible.map((x) => x.name).join(', ') || 'none'}); this chain can never be satisfied`,
           );
         }
-        stages.push({ groups: ap.groups, users: ap.users, count: ap.count, distinct: ap.distinct ?? null, ...(ap.oncall.length ? { oncall: ap.oncall } : {}), when });
+        let escalate: Approvers['escalate'];
+        if (ap.escalate) {
+          const e = ap.escalate;
+          if (e.groups.length === 0 && e.users.length === 0) problems.push(`${where('escalate')}: name the groups or users to escalate to`);
+          e.groups.forEach((g, j) => {
+            if (!groups.has(g)) problems.push(`${where('escalate', 'groups', j)}: unknown group "${g}"`);
+          });
+          e.users.forEach((u, j) => {
+            if (!identities.has(u)) problems.push(`${where('escalate', 'users', j)}: unknown user "${u}"`);
+          });
+          const after = parseDuration(e.after);
+          escalate = { afterSeconds: after.ok ? after.value : 0, groups: e.groups, users: e.users };
+        }
+        stages.push({ groups: ap.groups, users: ap.users, count: ap.count, distinct: ap.distinct ?? null, ...(ap.oncall.length ? { oncall: ap.oncall } : {}), ...(escalate ? { escalate } : {}), when });
       });
       approval = { stages };
     }

@@ -19,6 +19,7 @@ import {
   type OnCall,
   type Review,
   applyStageConditions,
+  isEscalated,
   fieldsProblem,
   stageFor,
   ticketProblem,
@@ -312,12 +313,12 @@ const planOf = (r: RequestRow): Plan => (typeof r.plan === 'string' ? JSON.parse
 const list = (v: unknown) => jsonList(v).join(' ');
 
 /** Approvals so far, with the stage each counted for. */
-function approvalsOf(ctx: AppContext, rows: { reviewer: string; decision: string; stage: number | null }[]): Review[] {
+function approvalsOf(ctx: AppContext, rows: { reviewer: string; decision: string; stage: number | null; created_at: Date | string }[]): Review[] {
   const out: Review[] = [];
   for (const r of rows) {
     const who = ctx.config.identities.get(r.reviewer);
     // Approvals recorded before stages existed counted for the first stage.
-    if (who && r.decision === 'approve') out.push({ who, stage: r.stage ?? 0 });
+    if (who && r.decision === 'approve') out.push({ who, stage: r.stage ?? 0, at: new Date(r.created_at) });
   }
   return out;
 }
@@ -360,14 +361,15 @@ export async function reviewRequest(
     if (r.state !== 'pending') throw new AppError('conflict', `request ${id} is already ${r.state}`);
     const plan = planOf(r);
     const onCall = onCallNow(ctx);
-    if (!plan.stages.some((s) => canApproveStage(s, actor, onCall))) {
+    const before = approvalsOf(ctx, await tx.selectFrom('request_reviews').selectAll().where('request_id', '=', id).execute());
+    const filedAt = new Date(r.created_at);
+    if (!plan.stages.some((s, i) => canApproveStage(s, actor, onCall, isEscalated(plan.stages, before, i, filedAt, now)))) {
       throw new AppError('permission_denied', `you are not an approver of this request (${describeStages(plan.stages)})`);
     }
-    const before = approvalsOf(ctx, await tx.selectFrom('request_reviews').selectAll().where('request_id', '=', id).execute());
     let stage: number | null = null;
     if (decision === 'approve') {
       // Stages approve in order; any approver of any stage may veto with a deny.
-      const s = stageFor(plan.stages, before, actor, onCall);
+      const s = stageFor(plan.stages, before, actor, onCall, { filedAt, now });
       if ('problem' in s) throw new AppError('permission_denied', s.problem);
       stage = s.stage;
     }
@@ -397,7 +399,7 @@ export async function reviewRequest(
       await tx.updateTable('access_requests').set({ state: 'denied', decided_at: now, decided_by: actor.name, decision_reason: reason!.trim() }).where('id', '=', id).execute();
       events.push({ type: 'request.denied', actor: actor.name, subject: r.requester, requestId: id, reason: reason!.trim(), resource: list(r.resources), action: list(r.actions) });
     } else {
-      const approvals = [...before, { who: actor, stage: stage! }];
+      const approvals = [...before, { who: actor, stage: stage!, at: now }];
       events.push({ type: 'request.reviewed', actor: actor.name, subject: r.requester, requestId: id, outcome: 'approve', reason: reason?.trim() || null, details: { stage: stage! + 1, of: plan.stages.length } });
       if (isFullyApproved(plan.stages, approvals)) events.push(...(await approve(ctx, tx, r, actor.name, reason?.trim() || null, now)));
     }
@@ -471,7 +473,8 @@ export async function cancelRequest(ctx: AppContext, actor: Actor, id: string): 
 function canSee(actor: Actor, r: RequestRow, onCall: OnCall): boolean {
   if (actor.admin || r.requester === actor.name) return true;
   const plan = planOf(r);
-  return plan.stages.some((s) => canApproveStage(s, actor, onCall));
+  // Escalation tiers may see the requests they could come to decide.
+  return plan.stages.some((s) => canApproveStage(s, actor, onCall, true));
 }
 
 async function toDto(ctx: AppContext, db: Kysely<DB>, rows: RequestRow[]): Promise<RequestDto[]> {
@@ -513,15 +516,17 @@ export async function listRequests(ctx: AppContext, actor: Actor, f: RequestFilt
   else if (!actor.admin && !f.toReview) q = q.where('requester', '=', actor.name);
   let rows = await q.execute();
   if (f.toReview) {
+    // The requests this person may decide now: their stage is current (or escalated to them).
     const onCall = onCallNow(ctx);
+    const all = rows.length ? await ctx.db.selectFrom('request_reviews').selectAll().where('request_id', 'in', rows.map((r) => r.id)).execute() : [];
     rows = rows.filter((r) => {
+      const mine = all.filter((v) => v.request_id === r.id);
+      if (mine.some((v) => v.reviewer === actor.name)) return false;
       const plan = planOf(r);
-      return plan.stages.some((s) => canApproveStage(s, actor, onCall));
+      const before = approvalsOf(ctx, mine);
+      const filedAt = new Date(r.created_at);
+      return plan.stages.some((s, i) => canApproveStage(s, actor, onCall, isEscalated(plan.stages, before, i, filedAt, now)));
     });
-    const reviewed = rows.length
-      ? await ctx.db.selectFrom('request_reviews').select('request_id').where('reviewer', '=', actor.name).where('request_id', 'in', rows.map((r) => r.id)).execute()
-      : [];
-    rows = rows.filter((r) => !reviewed.some((v) => v.request_id === r.id));
   }
   return toDto(ctx, ctx.db, rows);
 }

@@ -16,6 +16,14 @@ export interface Approvers {
   oncall?: string[];
   /** the stage applies only when this CEL condition holds at request time */
   when?: { expr: string; test: (vars: ConditionVars) => boolean } | null;
+  /** no decision within afterSeconds of the stage starting: these approvers may decide too */
+  escalate?: Escalation;
+}
+
+export interface Escalation {
+  afterSeconds: number;
+  groups: string[];
+  users: string[];
 }
 
 export interface PolicyRule {
@@ -71,6 +79,7 @@ export interface ApprovalStage {
   count: number;
   distinct?: string | null;
   oncall?: string[];
+  escalate?: Escalation;
   /** which stage of its rule this is */
   ruleStage?: number;
   /** the stage has a `when` condition, decided when the request is filed */
@@ -200,8 +209,9 @@ export function ticketProblem(plan: Plan, ticket: string | undefined | null): st
 /** Who is on call in a rotation right now (the caller reads the schedule at the clock). */
 export type OnCall = (rotation: string) => string[];
 
-export function canApproveStage(stage: ApprovalStage, approver: Identity, onCall?: OnCall): boolean {
+export function canApproveStage(stage: ApprovalStage, approver: Identity, onCall?: OnCall, escalated = false): boolean {
   if (stage.users.includes(approver.name) || stage.groups.some((g) => approver.groups.includes(g))) return true;
+  if (escalated && stage.escalate && (stage.escalate.users.includes(approver.name) || stage.escalate.groups.some((g) => approver.groups.includes(g)))) return true;
   return !!onCall && (stage.oncall ?? []).some((r) => onCall(r).includes(approver.name));
 }
 
@@ -209,6 +219,21 @@ export interface Review {
   who: Identity;
   /** the stage the approval counted for */
   stage: number;
+  at?: Date;
+}
+
+/** When stage i began: at filing for the first, at the approval completing the one before otherwise. */
+export function stageStartedAt(stages: ApprovalStage[], reviews: Review[], i: number, filedAt: Date): Date {
+  if (i <= 0) return filedAt;
+  const prev = reviews.filter((r) => r.stage === i - 1 && r.at).map((r) => r.at!.getTime());
+  return prev.length ? new Date(Math.max(...prev)) : filedAt;
+}
+
+/** Has stage i escalated by `now`? Computed from stored times, so it survives restarts. */
+export function isEscalated(stages: ApprovalStage[], reviews: Review[], i: number, filedAt: Date, now: Date): boolean {
+  const e = stages[i]?.escalate;
+  if (!e) return false;
+  return now.getTime() >= stageStartedAt(stages, reviews, i, filedAt).getTime() + e.afterSeconds * 1000;
 }
 
 /** Approvals counted per stage. */
@@ -233,11 +258,18 @@ export function isFullyApproved(stages: ApprovalStage[], reviews: Review[]): boo
  * stage with `distinct` needs approvers who differ in that attribute.
  * Returns the stage it counts for, or why not.
  */
-export function stageFor(stages: ApprovalStage[], reviews: Review[], approver: Identity, onCall?: OnCall): { stage: number } | { problem: string } {
+export function stageFor(
+  stages: ApprovalStage[],
+  reviews: Review[],
+  approver: Identity,
+  onCall?: OnCall,
+  timing?: { filedAt: Date; now: Date },
+): { stage: number } | { problem: string } {
   const cur = currentStage(stages, reviews);
   if (cur === -1) return { problem: 'every approval stage is already met' };
   const stage = stages[cur]!;
-  if (!canApproveStage(stage, approver, onCall)) {
+  const escalated = !!timing && isEscalated(stages, reviews, cur, timing.filedAt, timing.now);
+  if (!canApproveStage(stage, approver, onCall, escalated)) {
     const later = stages.findIndex((s, i) => i > cur && canApproveStage(s, approver, onCall));
     return {
       problem:
@@ -257,7 +289,8 @@ export function stageFor(stages: ApprovalStage[], reviews: Review[], approver: I
 
 export function describeStage(s: ApprovalStage): string {
   const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`), ...(s.oncall ?? []).map((r) => `on-call ${r}`)].join(' or ');
-  return `${s.count} of ${from}${s.distinct ? ` with distinct ${s.distinct}` : ''}`;
+  const esc = s.escalate ? `, after ${Math.round(s.escalate.afterSeconds / 60)}m also ${[...s.escalate.groups.map((g) => `group ${g}`), ...s.escalate.users.map((u) => `user ${u}`)].join(' or ')}` : '';
+  return `${s.count} of ${from}${s.distinct ? ` with distinct ${s.distinct}` : ''}${esc}`;
 }
 
 /** Keep the stages whose `when` condition holds for this request (decided once, at filing). */
