@@ -192,6 +192,7 @@ export function parseConfig(text: string, file = 'config'): Config {
     throw new ConfigError(doc.errors.map((e) => `${where(e.pos[0])}: ${e.message.split('\n')[0]}`));
   }
   const at = (path: (string | number)[]) => where(nodeOffset(doc, path));
+  const atKey = (path: (string | number)[], key: string) => where(keyOffset(doc, path, key) ?? nodeOffset(doc, [...path, key]));
   const raw = doc.toJS() ?? {};
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
@@ -201,7 +202,7 @@ export function parseConfig(text: string, file = 'config'): Config {
         if (i.code === 'unrecognized_keys') {
           // Point at the misspelt key itself, not at the map holding it.
           return i.keys
-            .map((k) => `${at([...path, k])}: ${[...path, k].join('.')}: unknown key "${k}" (remove it or fix its spelling)`)
+            .map((k) => `${atKey(path, k)}: ${[...path, k].join('.')}: unknown key "${k}" (remove it or fix its spelling)`)
             .join('\n  ');
         }
         const message = /received undefined$/.test(i.message) ? 'is required' : i.message;
@@ -210,6 +211,14 @@ export function parseConfig(text: string, file = 'config'): Config {
     );
   }
   return build(parsed.data, file, at);
+}
+
+/** Offset of the key `key` in the map at `path`. */
+function keyOffset(doc: Document, path: (string | number)[], key: string): number | undefined {
+  const map = path.length === 0 ? doc.contents : doc.getIn(path, true);
+  if (!isMap(map)) return undefined;
+  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+  return pair && isScalar(pair.key) ? pair.key.range?.[0] : undefined;
 }
 
 /** Offset of the node at `path`, or of its closest existing parent. */

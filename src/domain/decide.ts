@@ -16,7 +16,12 @@ export interface DecisionQuery {
 }
 
 export function requestCommand(action: string, resource: Resource): string {
-  return `ajar request --resource ${canonicalResource(resource)} --action ${action} --duration 1h --reason "..."`;
+  return `ajar request --resource ${shellWord(canonicalResource(resource))} --action ${action} --duration 1h --reason "..."`;
+}
+
+/** A word the shell reads back unchanged: plain when it is safe, else single-quoted. */
+export function shellWord(text: string): string {
+  return /^[A-Za-z0-9_.,:/@%+=-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 export function decide(grants: readonly GrantView[], q: DecisionQuery, at: Date): Decision {

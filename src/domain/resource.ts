@@ -72,7 +72,9 @@ function matchScope(r: Resource): string | undefined {
 /** Canonical text of a resource: Git refs spelled short when they are branches. */
 export function canonicalResource(r: Resource): string {
   const s = matchScope(r);
-  if (r.kind === 'git' && s?.startsWith('refs/heads/')) return formatResource({ ...r, scope: s.slice('refs/heads/'.length) });
+  const short = s?.startsWith('refs/heads/') ? s.slice('refs/heads/'.length) : undefined;
+  // A branch whose own name starts with `refs/` keeps the long form, or it would read back as another ref.
+  if (r.kind === 'git' && short !== undefined && !short.startsWith('refs/')) return formatResource({ ...r, scope: short });
   return formatResource(r);
 }
 

@@ -140,7 +140,8 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
       used.set(rule.name, rule);
     }
   }
-  const rules = [...used.values()];
+  // Policy order, not the order the request names things in: stages then follow the policy.
+  const rules = policy.rules.filter((r) => used.has(r.name));
   const uses = rules.map((r) => r.maxUses).filter((n): n is number => n !== null);
   const stages: ApprovalStage[] = [];
   for (const r of rules) {
