@@ -97,6 +97,8 @@ const ruleSchema = z.strictObject({
   extensions: z.strictObject({ max: z.number().int().min(0).max(100).optional(), max_total_duration: DURATION.optional() }).optional(),
   /** emergency access: only when asked for with --break-glass; grants at once; reviewed afterwards */
   break_glass: z.boolean().default(false),
+  /** a Git or Mercurial operation this rule could allow, when denied, files the request itself */
+  request_on_deny: z.boolean().default(false),
 });
 
 const fileSchema = z.strictObject({
@@ -134,6 +136,14 @@ const fileSchema = z.strictObject({
     })
     .default({ pending_ttl: '24h', timezone: 'UTC', rules: [], automatic: [] }),
   workers: z.strictObject({ sweep_interval: DURATION.default('5s') }).default({ sweep_interval: '5s' }),
+  git: z
+    .strictObject({
+      /** bare repositories served at /git/<name>.git: <root>/<name>.git, relative to this file */
+      root: z.string().min(1).optional(),
+      /** service accounts that may vouch for the pusher (hook mode and SSH mode) */
+      hook_accounts: z.array(NAME).default([]),
+    })
+    .default({ hook_accounts: [] }),
 });
 
 export interface Identity {
@@ -161,6 +171,8 @@ export interface Config {
   resources: ConfiguredResource[];
   policy: Policy;
   workers: { sweepIntervalSeconds: number };
+  /** root: absolute path of the served repositories, when Ajar serves Git */
+  git: { root: string | undefined; hookAccounts: string[] };
 }
 
 export class ConfigError extends Error {
@@ -320,6 +332,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     const def = r.default_duration ? parseDuration(r.default_duration) : max;
     const min = r.min_duration ? parseDuration(r.min_duration) : undefined;
     if (max.ok && def.ok && def.value > max.value) problems.push(`${here('default_duration')}: default_duration is longer than max_duration`);
+    if (block && r.request_on_deny) problems.push(`${here('request_on_deny')}: a block rule only refuses; it files no requests`);
     if (block && r.extensions) problems.push(`${here('extensions')}: a block rule has no extensions`);
     const totalCap = r.extensions?.max_total_duration ? parseDuration(r.extensions.max_total_duration) : undefined;
     if (totalCap?.ok && max.ok && totalCap.value < max.value) problems.push(`${here('extensions', 'max_total_duration')}: shorter than max_duration`);
@@ -422,6 +435,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       ticket: r.ticket ? { required: r.ticket.required, pattern: r.ticket.pattern ?? null } : null,
       approval,
       breakGlass: r.break_glass,
+      ...(r.request_on_deny ? { requestOnDeny: true } : {}),
       prompts: r.prompts.map((p) => ({ name: p.name, description: p.description ?? null, pattern: p.pattern ?? null, required: p.required })),
       extensions: {
         max: r.extensions?.max ?? null,
@@ -440,6 +454,10 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     else automatic.push({ name: a.name, decision: a.decision, when: a.when, reason: a.reason ?? null, test });
   });
 
+  f.git.hook_accounts.forEach((name, i) => {
+    if (identities.get(name)?.kind !== 'service_account') problems.push(`${at(['git', 'hook_accounts', i])}: "${name}" is not a service account; hook accounts are service accounts`);
+  });
+
   if (problems.length > 0) throw new ConfigError(problems);
   const ttl = parseDuration(f.policy.pending_ttl);
   const sweep = parseDuration(f.workers.sweep_interval);
@@ -451,5 +469,6 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     resources,
     policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic, oncall: schedule, oncallFile: f.policy.oncall_file ? resolve(dirname(file), f.policy.oncall_file) : undefined },
     workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5 },
+    git: { root: f.git.root ? resolve(dirname(file), f.git.root) : undefined, hookAccounts: f.git.hook_accounts },
   };
 }

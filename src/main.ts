@@ -4,12 +4,15 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createAdaptorServer } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
+import { createAdaptorServer, getRequestListener } from '@hono/node-server';
 import { type AppContext, localAdmin, policyVersion } from './app/context.js';
 import { watchConfig } from './app/reload.js';
 import { startSweeper } from './app/sweep.js';
 import { type Config, loadConfigFile } from './config.js';
 import { type Clock, fileClock, systemClock } from './domain/clock.js';
+import { createGitGateway } from './gateway/git/http-gateway.js';
+import { GIT_PREFIX } from './gateway/git/http-path.js';
 import { createHttpApp } from './http/server-app.js';
 import { createLogger, type Logger } from './logger.js';
 import { type Database, openDatabase } from './store/database.js';
@@ -66,6 +69,7 @@ export interface RunningServer {
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const log = createLogger();
   const config = loadConfigFile(opts.configFile);
+  if (config.git.root && !existsSync(config.git.root)) throw new Error(`config git.root: ${config.git.root} does not exist; create it or fix the path`);
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const database = await openStore({ ...opts, dataDir });
@@ -74,9 +78,16 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const stopSweeper = startSweeper(ctx, config.workers.sweepIntervalSeconds);
   const stopWatching = watchConfig(ctx, opts.configFile);
 
-  const http = createAdaptorServer({ fetch: createHttpApp(ctx).fetch });
   const host = opts.host ?? config.server.host;
   const port = opts.port ?? config.server.port;
+  let hookUrl = '';
+  // /git/ goes to the Git gateway (raw Node streams, no copies); the rest to the API.
+  const api = getRequestListener(createHttpApp(ctx).fetch);
+  const git = createGitGateway(ctx, { hookUrl: () => hookUrl });
+  const http = createServer((req, res) => {
+    if (req.url?.startsWith(GIT_PREFIX)) void git(req, res);
+    else void api(req, res);
+  });
   await new Promise<void>((ok, fail) => {
     http.once('error', fail);
     http.listen(port, host, () => ok());
@@ -84,6 +95,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const addr = http.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  // The pre-receive hook asks this process over loopback.
+  const loopback = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  hookUrl = `http://${loopback.includes(':') ? `[${loopback}]` : loopback}:${boundPort}`;
 
   // The admin socket: whoever can open it (file mode 0600) is the host's admin,
   // like tctl on a Teleport auth server. Admin commands use it while we hold the database.
@@ -105,7 +119,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     log.warn({ socketPath }, 'another Ajar process serves the admin socket of this data directory');
   }
 
-  log.info({ url, database: database.describe, config: opts.configFile, policyVersion: ctx.policyVersion }, 'ajar is serving');
+  log.info({ url, database: database.describe, config: opts.configFile, policyVersion: ctx.policyVersion, git: config.git.root ? `${url}/git/ (${config.git.root})` : 'off' }, 'ajar is serving');
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -122,7 +136,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   };
 }
 
-function closeServer(s: ReturnType<typeof createAdaptorServer>): Promise<void> {
+function closeServer(s: ReturnType<typeof createAdaptorServer> | Server): Promise<void> {
   return new Promise((ok) => {
     s.close(() => ok());
     (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

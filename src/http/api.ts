@@ -112,21 +112,22 @@ export function buildApi(ctx: AppContext, routes: Route[], opts: { localActor?: 
   return app;
 }
 
+/** The token of an Authorization header: Bearer, or Basic with the token as the password. */
+export function credentialsOf(h: string | undefined): { secret?: string; claimedUser?: string } {
+  if (!h) return {};
+  if (/^bearer /i.test(h)) return { secret: h.slice(7).trim() };
+  if (/^basic /i.test(h)) {
+    // Git and Mercurial clients send the token as the password of Basic auth.
+    const decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    if (i >= 0) return { claimedUser: decoded.slice(0, i), secret: decoded.slice(i + 1) };
+  }
+  return {};
+}
+
 async function authenticateRequest(ctx: AppContext, c: Context<Env>, local: Actor | undefined): Promise<Actor> {
   if (local) return local;
-  const h = c.req.header('authorization') ?? '';
-  let secret: string | undefined;
-  let claimedUser: string | undefined;
-  if (h.startsWith('Bearer ')) secret = h.slice(7).trim();
-  else if (h.startsWith('Basic ')) {
-    // Git and Mercurial clients send the token as the password of Basic auth.
-    const decoded = Buffer.from(h.slice(6), 'base64').toString('utf8');
-    const i = decoded.indexOf(':');
-    if (i >= 0) {
-      claimedUser = decoded.slice(0, i);
-      secret = decoded.slice(i + 1);
-    }
-  }
+  const { secret, claimedUser } = credentialsOf(c.req.header('authorization'));
   if (!secret) throw new AppError('unauthenticated', 'no API token: set AJAR_TOKEN or run `ajar login` (ask an admin for a token: ajar token create --user NAME)');
   const actor = await authenticate(ctx, secret);
   // One answer for a wrong, expired or revoked token, or a disabled user.

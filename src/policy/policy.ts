@@ -49,6 +49,8 @@ export interface PolicyRule {
   prompts: Prompt[];
   /** how often a grant may be extended, and how long it may last in all; null = no limit */
   extensions: { max: number | null; maxTotalSeconds: number | null };
+  /** a Git or Mercurial operation this rule could allow, when denied, files the request itself */
+  requestOnDeny?: boolean | undefined;
 }
 
 export interface Prompt {

@@ -139,6 +139,24 @@ const migrations: Record<string, Migration> = {
       await sql`alter table access_requests add column fields jsonb not null default '{}'::jsonb`.execute(db);
     },
   },
+  '0006_git_push_sessions': {
+    async up(db) {
+      // A push through Ajar's gateway or SSH command gets a session: the secret goes to
+      // the pre-receive hook in its environment (never to the pusher), so the hook can ask
+      // for the pusher's decision. Only the hash is stored; any process may answer.
+      await sql`
+        create table push_sessions (
+          secret_hash text primary key,
+          subject text not null,
+          repo text not null,
+          transport text not null,
+          created_at timestamptz not null,
+          expires_at timestamptz not null
+        );
+        create index push_sessions_expires on push_sessions (expires_at);
+      `.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -94,6 +94,15 @@ export interface AuditEventTable {
   hash: string;
 }
 
+export interface PushSessionTable {
+  secret_hash: string;
+  subject: string;
+  repo: string;
+  transport: string;
+  created_at: Ts;
+  expires_at: Ts;
+}
+
 export interface AuditHeadTable {
   id: number;
   seq: ColumnType<string | number, number, number>;
@@ -108,4 +117,5 @@ export interface DB {
   grants: GrantTable;
   audit_events: AuditEventTable;
   audit_head: AuditHeadTable;
+  push_sessions: PushSessionTable;
 }

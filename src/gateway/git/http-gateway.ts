@@ -1,0 +1,105 @@
+// The Git smart-HTTP gateway: /git/<repo>.git/... Authenticates the user (HTTP
+// Basic: name + API token), asks for the decision, then runs the real
+// `git http-backend`. Pushes get a session for the pre-receive hook, which
+// decides each ref: the gateway only keeps out whoever may not write at all.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type AppContext } from '../../app/context.js';
+import { authorizeGit, openPushSession } from '../../app/git.js';
+import { authenticate } from '../../app/identities.js';
+import { credentialsOf } from '../../http/api.js';
+import { runCgi } from '../cgi.js';
+import { parseGitRequest } from './http-path.js';
+import { gitEnv, repoDir, validGitProtocol } from './repo.js';
+
+export interface GitGatewayOptions {
+  /** where this process's API answers the pre-receive hook (loopback) */
+  hookUrl: () => string;
+}
+
+export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
+  return async function gitGateway(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    let user: string | undefined;
+    const path = (req.url ?? '').split('?')[0];
+    res.on('finish', () => {
+      // The path only: query strings and headers are never logged.
+      ctx.log.info({ method: req.method, path, status: res.statusCode, user, ms: Math.round(performance.now() - started) }, 'git');
+    });
+    try {
+      const root = ctx.config.git.root;
+      const parsed = parseGitRequest(req.method ?? '', req.url ?? '');
+      if (!root) return text(res, 404, ['this Ajar serves no Git repositories (config git.root)']);
+      if (!parsed.ok) return text(res, parsed.status, [parsed.message]);
+      const protocol = header(req, 'git-protocol');
+      if (protocol !== undefined && !validGitProtocol(protocol)) return text(res, 400, ['the Git-Protocol header is not valid']);
+
+      const actor = await basicAuth(ctx, req);
+      if (!actor) {
+        res.setHeader('www-authenticate', 'Basic realm="Ajar", charset="UTF-8"');
+        return text(res, 401, ['authentication required: your Ajar user name and an API token as the password', '(git config --global credential.helper "ajar credential")']);
+      }
+      user = actor;
+      const dir = repoDir(root, parsed.repo);
+      const access = await authorizeGit(ctx, {
+        subject: actor,
+        repo: parsed.repo,
+        service: parsed.service,
+        transport: 'http',
+        exists: dir !== undefined,
+        // One audit event per fetch (its ref advertisement); pushes are audited by the hook.
+        audit: parsed.advertise && parsed.service === 'git-upload-pack',
+      });
+      if (!access.allow || !dir) return text(res, 403, access.allow ? ['refused'] : access.lines);
+
+      const push = parsed.service === 'git-receive-pack' && !parsed.advertise;
+      const session = push ? await openPushSession(ctx, actor, parsed.repo, 'http') : undefined;
+      const env = gitEnv({
+        protocol,
+        hook: session ? { url: opts.hookUrl(), session, repo: parsed.repo } : undefined,
+        extra: {
+          GIT_PROJECT_ROOT: dir.slice(0, dir.length - `${parsed.repo}.git`.length - 1),
+          GIT_HTTP_EXPORT_ALL: '1',
+          PATH_INFO: parsed.pathInfo,
+          QUERY_STRING: parsed.query,
+          REQUEST_METHOD: req.method ?? 'GET',
+          REMOTE_USER: actor,
+          REMOTE_ADDR: req.socket.remoteAddress ?? '',
+          ...optional('CONTENT_TYPE', header(req, 'content-type')),
+          ...optional('CONTENT_LENGTH', header(req, 'content-length')),
+          ...optional('HTTP_CONTENT_ENCODING', header(req, 'content-encoding')),
+        },
+      });
+      await runCgi(req, res, { command: 'git', args: ['http-backend'], env, log: ctx.log });
+    } catch (e) {
+      // Cannot decide (database down, ...): refuse, and say so.
+      ctx.log.error({ err: String(e), path }, 'git gateway failed');
+      if (!res.headersSent) text(res, 503, ['Ajar cannot decide right now (its database is unavailable?); refused. Try again shortly']);
+      else res.destroy();
+    }
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function optional(name: string, value: string | undefined): Record<string, string> {
+  return value === undefined ? {} : { [name]: value };
+}
+
+/** HTTP Basic with the user's name and an API token; the name must be the token's. */
+async function basicAuth(ctx: AppContext, req: IncomingMessage): Promise<string | undefined> {
+  const h = header(req, 'authorization');
+  const { secret, claimedUser } = credentialsOf(h);
+  if (!secret || !claimedUser || !/^basic /i.test(h ?? '')) return undefined;
+  const actor = await authenticate(ctx, secret);
+  return actor && actor.name === claimedUser ? actor.name : undefined;
+}
+
+/** A plain-text answer; git shows each line to the user as `remote: ...`. */
+function text(res: ServerResponse, status: number, lines: string[]): void {
+  const body = `${lines.map((l) => `ajar: ${l}`).join('\n')}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,76 @@
+// Where a repository lives and how git is run on it: the one place that turns a
+// name from a URL or an SSH command into a directory, and the curated
+// environment every git child process gets.
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { repoNameProblem } from '../../domain/git.js';
+
+/** Ajar's own hooks (pre-receive decides; the others hand on to the repository's own). */
+export const GIT_HOOKS_DIR = resolve(import.meta.dirname, '..', '..', '..', 'hooks', 'git');
+
+/**
+ * The directory of a served repository, `<root>/<name>.git`, or undefined when
+ * there is none. Symbolic links are not followed out of (or anywhere under) the
+ * root: the real path must be exactly the expected one.
+ */
+export function repoDir(root: string, name: string): string | undefined {
+  if (repoNameProblem(name)) return undefined;
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(root);
+  } catch {
+    return undefined;
+  }
+  const want = join(realRoot, `${name}.git`);
+  try {
+    if (realpathSync(want) !== want) return undefined;
+    if (!statSync(join(want, 'objects')).isDirectory() || !existsSync(join(want, 'HEAD'))) return undefined;
+  } catch {
+    return undefined;
+  }
+  return want;
+}
+
+/** `Git-Protocol` / GIT_PROTOCOL: colon-separated key[=value] pairs, e.g. `version=2`. */
+export function validGitProtocol(value: string): boolean {
+  return value.length <= 256 && /^[A-Za-z0-9._-]+(=[A-Za-z0-9._-]+)?(:[A-Za-z0-9._-]+(=[A-Za-z0-9._-]+)?)*$/.test(value);
+}
+
+export interface GitEnvOptions {
+  /** for pushes: where the pre-receive hook asks, and the session it presents */
+  hook?: { url: string; session: string; repo: string } | undefined;
+  protocol?: string | undefined;
+  extra?: Record<string, string>;
+}
+
+/**
+ * The environment of a git child process: nothing inherited but PATH (so the
+ * hook finds node and git), no system or global git config, and Ajar's hooks
+ * forced in with GIT_CONFIG_* (command-line scope: a repository's own config
+ * cannot turn them off).
+ */
+export function gitEnv(opts: GitEnvOptions): Record<string, string> {
+  const config: [string, string][] = [['core.hooksPath', GIT_HOOKS_DIR]];
+  const env: Record<string, string> = {
+    PATH: `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
+    HOME: tmpdir(),
+    LANG: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_COUNT: String(config.length),
+    ...opts.extra,
+  };
+  config.forEach(([k, v], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = k;
+    env[`GIT_CONFIG_VALUE_${i}`] = v;
+  });
+  if (opts.protocol) env.GIT_PROTOCOL = opts.protocol;
+  if (opts.hook) {
+    env.AJAR_HOOK_URL = opts.hook.url;
+    env.AJAR_PUSH_SESSION = opts.hook.session;
+    env.AJAR_GIT_REPO = opts.hook.repo;
+  }
+  return env;
+}

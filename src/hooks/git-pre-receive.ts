@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+// The pre-receive hook: the authority on what a push may change. Git runs it
+// with one line per updated ref ("old new ref") after the objects arrived and
+// before any ref moves; it classifies each update (create, fast-forward, force,
+// delete, tag create/move), resolves symbolic refs, and asks Ajar. Anything
+// short of a clear "allow" refuses the whole push: fail closed.
+//
+// Two ways to reach Ajar:
+//   - Ajar's own gateway and SSH command put AJAR_HOOK_URL and AJAR_PUSH_SESSION
+//     in the environment (the pusher never sees the session);
+//   - hook mode (`ajar install-hook git`) passes --url, --token-file (a hook
+//     account's token), --user-var (where the host names the pusher) and --repo.
+// Kept free of heavy imports: it starts once per push.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { classifyRefUpdate, OID, type RefUpdateKind } from '../domain/git.js';
+
+interface Update {
+  ref: string;
+  old: string;
+  new: string;
+  kind: RefUpdateKind;
+  target?: string;
+}
+
+class Refusal extends Error {}
+
+function git(args: string[]): { code: number; out: string } {
+  const r = spawnSync('git', args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  return { code: r.status ?? -1, out: r.stdout ?? '' };
+}
+
+function parseArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i]!;
+    if (!k.startsWith('--') || argv[i + 1] === undefined) throw new Refusal(`the hook was installed with bad arguments (${k}); reinstall it with ajar install-hook`);
+    out[k.slice(2)] = argv[i + 1]!;
+  }
+  return out;
+}
+
+/** Read the updates git gives on standard input, and classify them. */
+function readUpdates(input: string): Update[] {
+  const lines = input.split('\n').filter((l) => l.length > 0);
+  if (lines.length === 0) throw new Refusal('git passed no ref updates');
+  // Every ref of the repository with where symbolic ones point.
+  const list = git(['for-each-ref', '--format=%(refname)%00%(symref)']);
+  if (list.code !== 0) throw new Refusal('cannot list the refs of the repository');
+  const symrefs = new Map<string, string>();
+  const byFolded = new Map<string, string>();
+  for (const l of list.out.split('\n')) {
+    if (!l) continue;
+    const [name, sym] = l.split('\0') as [string, string];
+    if (sym) symrefs.set(name, sym);
+    byFolded.set(name.toLowerCase(), name);
+  }
+  return lines.map((line) => {
+    const [oldOid, newOid, ref, ...rest] = line.split(' ');
+    if (!oldOid || !newOid || !ref || rest.length > 0 || !OID.test(oldOid) || !OID.test(newOid)) throw new Refusal(`cannot read the update "${line.slice(0, 200)}"`);
+    let target: string | undefined;
+    // A symbolic ref updates what it points to; follow the chain.
+    for (let name = ref, hops = 0; symrefs.has(name); hops++) {
+      if (hops > 5) throw new Refusal(`${ref}: symbolic ref chain is too long`);
+      name = symrefs.get(name)!;
+      target = name;
+    }
+    // A new ref differing from an existing one only in case would alias it on a
+    // case-insensitive file system: it is checked as that ref too.
+    const folded = byFolded.get(ref.toLowerCase());
+    if (!target && folded && folded !== ref) target = folded;
+    let fastForward: boolean | undefined;
+    if (!/^0+$/.test(oldOid) && !/^0+$/.test(newOid) && !ref.startsWith('refs/tags/')) {
+      const r = git(['merge-base', '--is-ancestor', oldOid, newOid]);
+      fastForward = r.code === 0 ? true : r.code === 1 ? false : undefined;
+    }
+    const u: Update = { ref, old: oldOid, new: newOid, kind: classifyRefUpdate(oldOid, newOid, ref, fastForward) };
+    if (target) u.target = target;
+    return u;
+  });
+}
+
+async function ask(url: string, auth: string, body: unknown): Promise<{ allow: boolean; lines: string[] }> {
+  let res: Response;
+  try {
+    res = await fetch(`${url.replace(/\/+$/, '')}/v1/git/push`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (e) {
+    throw new Refusal(`cannot reach Ajar at ${url} (${(e as Error).cause ? String(((e as Error).cause as Error).message ?? (e as Error).cause) : (e as Error).message})`);
+  }
+  const text = await res.text();
+  let j: { allow?: unknown; lines?: unknown; error?: { message?: unknown } };
+  try {
+    j = JSON.parse(text);
+  } catch {
+    throw new Refusal(`Ajar answered HTTP ${res.status} with something that is not JSON`);
+  }
+  if (!res.ok) throw new Refusal(`Ajar refused the question (HTTP ${res.status}: ${String(j.error?.message ?? 'no message')})`);
+  if (typeof j.allow !== 'boolean' || !Array.isArray(j.lines)) throw new Refusal('Ajar gave an answer the hook cannot read');
+  return { allow: j.allow, lines: j.lines.map(String) };
+}
+
+/** The repository's own pre-receive hook, if it has one besides Ajar's. */
+function ownHook(): string | undefined {
+  const gitDir = process.env.GIT_DIR ?? '.';
+  const own = resolve(gitDir, 'hooks', 'pre-receive');
+  try {
+    accessSync(own, constants.X_OK);
+    if (realpathSync(own) === realpathSync(process.argv[1] ?? '')) return undefined;
+    return own;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  const input = readFileSync(0, 'utf8');
+  const args = parseArgs(process.argv.slice(2));
+  let url: string;
+  let auth: string;
+  let body: Record<string, unknown>;
+  const updates = readUpdates(input);
+  if (args.url) {
+    // Hook mode: a server Ajar does not run tells us who pushes.
+    const userVar = args['user-var'] ?? 'REMOTE_USER';
+    const user = process.env[userVar];
+    if (!user) throw new Refusal(`cannot tell who is pushing: ${userVar} is not set by the git server`);
+    if (!args.repo) throw new Refusal('the hook does not know the repository name; reinstall it with ajar install-hook --repo');
+    let token: string;
+    try {
+      token = readFileSync(args['token-file'] ?? '', 'utf8').trim();
+    } catch {
+      throw new Refusal('cannot read the hook account token file');
+    }
+    url = args.url;
+    auth = token;
+    body = { repo: args.repo, user, updates };
+  } else {
+    const hookUrl = process.env.AJAR_HOOK_URL;
+    const session = process.env.AJAR_PUSH_SESSION;
+    const repo = process.env.AJAR_GIT_REPO;
+    if (!hookUrl || !session || !repo) throw new Refusal('this push did not come through Ajar (no session); push through the Ajar gateway');
+    url = hookUrl;
+    auth = session;
+    body = { repo, updates };
+  }
+  const answer = await ask(url, auth, body);
+  for (const l of answer.lines) process.stderr.write(`ajar: ${l}\n`);
+  if (!answer.allow) return 1;
+  const own = ownHook();
+  if (own) {
+    const r = spawnSync(own, [], { input, stdio: ['pipe', 'inherit', 'inherit'] });
+    return r.status ?? 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    const why = e instanceof Refusal ? e.message : `unexpected error (${(e as Error).message})`;
+    process.stderr.write(`ajar: ${why}\najar: the push is refused (Ajar fails closed)\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { authorizeGit, decidePush, isPushSessionSecret, openPushSession, type Pusher } from '../../app/git.js';
+import { authenticate } from '../../app/identities.js';
+import { AppError } from '../../domain/errors.js';
+import { REF_UPDATE_KINDS } from '../../domain/git.js';
+import { credentialsOf, type Route } from '../api.js';
+
+const NAME = z.string().min(1).max(200);
+
+export const gitRoutes: Route[] = [
+  {
+    method: 'post',
+    path: '/v1/git/push',
+    tag: 'git',
+    summary:
+      'The pre-receive hook asks: may this push update these refs? Authenticated by the push session of Ajar\'s gateway or SSH command, or by a hook account token naming the pusher',
+    // The push session is not an API token, so this route authenticates itself.
+    public: true,
+    body: z.strictObject({
+      repo: NAME,
+      user: NAME.optional(),
+      updates: z
+        .array(
+          z.strictObject({
+            ref: z.string().min(1).max(1024),
+            old: z.string().max(64),
+            new: z.string().max(64),
+            kind: z.enum(REF_UPDATE_KINDS),
+            target: z.string().min(1).max(1024).optional(),
+          }),
+        )
+        .min(1)
+        .max(10_000),
+    }),
+    handler: async ({ ctx, body, c }) => {
+      const { secret } = credentialsOf(c.req.header('authorization'));
+      let pusher: Pusher;
+      if (secret && isPushSessionSecret(secret)) pusher = { session: secret };
+      else {
+        const actor = secret ? await authenticate(ctx, secret) : undefined;
+        if (!actor) throw new AppError('unauthenticated', 'the hook presented no valid push session or hook account token');
+        if (!body.user) throw new AppError('invalid_argument', 'user: name the pusher (hook mode)', { field: 'user' });
+        pusher = { hookAccount: actor, user: body.user };
+      }
+      return decidePush(ctx, pusher, { repo: body.repo, updates: body.updates });
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/git/authorize',
+    tag: 'git',
+    summary: 'SSH mode asks: may this user run this git service on this repository? A push also gets its session (hook accounts)',
+    body: z.strictObject({ user: NAME, repo: NAME, service: z.enum(['git-upload-pack', 'git-receive-pack']), exists: z.boolean() }),
+    handler: async ({ ctx, actor, body }) => {
+      if (!ctx.config.git.hookAccounts.includes(actor.name)) throw new AppError('permission_denied', `${actor.name} is not a hook account (config git.hook_accounts)`);
+      const access = await authorizeGit(ctx, { subject: body.user, repo: body.repo, service: body.service, transport: 'ssh', exists: body.exists, audit: body.service === 'git-upload-pack' });
+      if (!access.allow) return access;
+      const session = body.service === 'git-receive-pack' ? await openPushSession(ctx, body.user, body.repo, 'ssh') : undefined;
+      return { ...access, ...(session ? { session } : {}) };
+    },
+  },
+];
