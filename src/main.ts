@@ -69,7 +69,7 @@ export interface RunningServer {
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const log = createLogger();
   const config = loadConfigFile(opts.configFile);
-  if (config.git.root && !existsSync(config.git.root)) throw new Error(`config git.root: ${config.git.root} does not exist; create it or fix the path`);
+  if (config.git.root) mkdirSync(config.git.root, { recursive: true, mode: 0o750 });
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const database = await openStore({ ...opts, dataDir });

@@ -155,7 +155,7 @@ export function registerAdminCommands(program: Command, g: G) {
         const me = await callJson(remoteClient(o.url, token), 'GET', '/v1/whoami');
         const file = loginFile();
         mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-        writeFileSync(file, JSON.stringify({ url: o.url, token }), { mode: 0o600 });
+        writeFileSync(file, JSON.stringify({ url: o.url, user: me.name, token }), { mode: 0o600 });
         print(o.json, { url: o.url, user: me.name, file }, () => `logged in to ${o.url} as ${me.name}; saved in ${file}\n`);
         process.exit(0);
       } catch (e) {

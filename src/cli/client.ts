@@ -45,10 +45,10 @@ export function loginFile(): string {
   return join(base, 'ajar', 'login.json');
 }
 
-function readLogin(): { url: string; token: string } | undefined {
+export function readLogin(): { url: string; token: string; user?: string } | undefined {
   try {
-    const j = JSON.parse(readFileSync(loginFile(), 'utf8')) as { url?: unknown; token?: unknown };
-    if (typeof j.url === 'string' && typeof j.token === 'string') return { url: j.url, token: j.token };
+    const j = JSON.parse(readFileSync(loginFile(), 'utf8')) as { url?: unknown; token?: unknown; user?: unknown };
+    if (typeof j.url === 'string' && typeof j.token === 'string') return { url: j.url, token: j.token, ...(typeof j.user === 'string' ? { user: j.user } : {}) };
   } catch {
     /* no login */
   }

@@ -8,6 +8,7 @@ import { migrate, pendingMigrations } from '../store/migrations.js';
 import { VERSION } from '../http/server-app.js';
 import { registerAccessCommands } from './access.js';
 import { registerAdminCommands } from './admin.js';
+import { registerGitCommands } from './git.js';
 import { checkConfigFile, registerPolicyCommands } from './policy.js';
 import { CliError, dataDirOf, type GlobalOptions } from './client.js';
 import { print } from './output.js';
@@ -102,6 +103,7 @@ program
 registerAccessCommands(program, globals);
 registerAdminCommands(program, globals);
 registerPolicyCommands(program, globals);
+registerGitCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -12,7 +12,7 @@
 //     account's token), --user-var (where the host names the pusher) and --repo.
 // Kept free of heavy imports: it starts once per push.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { classifyRefUpdate, OID, type RefUpdateKind } from '../domain/git.js';
 
@@ -105,13 +105,17 @@ async function ask(url: string, auth: string, body: unknown): Promise<{ allow: b
   return { allow: j.allow, lines: j.lines.map(String) };
 }
 
-/** The repository's own pre-receive hook, if it has one besides Ajar's. */
-function ownHook(): string | undefined {
-  const gitDir = process.env.GIT_DIR ?? '.';
-  const own = resolve(gitDir, 'hooks', 'pre-receive');
+/**
+ * The hook that ran here before Ajar: in gateway mode the repository's own
+ * hooks/pre-receive (Ajar's come through core.hooksPath); in hook mode the one
+ * `ajar install-hook` moved aside.
+ */
+function ownHook(hookMode: boolean): string | undefined {
+  const own = hookMode
+    ? resolve(git(['rev-parse', '--git-path', 'hooks/pre-receive.before-ajar']).out.trim() || 'hooks/pre-receive.before-ajar')
+    : resolve(process.env.GIT_DIR ?? '.', 'hooks', 'pre-receive');
   try {
     accessSync(own, constants.X_OK);
-    if (realpathSync(own) === realpathSync(process.argv[1] ?? '')) return undefined;
     return own;
   } catch {
     return undefined;
@@ -152,7 +156,7 @@ async function main(): Promise<number> {
   const answer = await ask(url, auth, body);
   for (const l of answer.lines) process.stderr.write(`ajar: ${l}\n`);
   if (!answer.allow) return 1;
-  const own = ownHook();
+  const own = ownHook(args.url !== undefined);
   if (own) {
     const r = spawnSync(own, [], { input, stdio: ['pipe', 'inherit', 'inherit'] });
     return r.status ?? 1;

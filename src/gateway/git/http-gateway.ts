@@ -39,7 +39,7 @@ export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
         return text(res, 401, ['authentication required: your Ajar user name and an API token as the password', '(git config --global credential.helper "ajar credential")']);
       }
       user = actor;
-      const dir = repoDir(root, parsed.repo);
+      const dir = parsed.validName ? repoDir(root, parsed.repo) : undefined;
       const access = await authorizeGit(ctx, {
         subject: actor,
         repo: parsed.repo,
@@ -53,6 +53,7 @@ export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
 
       const push = parsed.service === 'git-receive-pack' && !parsed.advertise;
       const session = push ? await openPushSession(ctx, actor, parsed.repo, 'http') : undefined;
+      if (push) ctx.log.info({ user: actor, repo: parsed.repo }, 'git push started');
       const env = gitEnv({
         protocol,
         hook: session ? { url: opts.hookUrl(), session, repo: parsed.repo } : undefined,

@@ -1,0 +1,345 @@
+// Plain git against Ajar's smart-HTTP gateway: real git client, real
+// `git http-backend`, Ajar's pre-receive hook deciding each ref.
+import { symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Ajar, startAjar } from './support/ajar.js';
+import { commit, git, gitConfig, makeRepo, repoUrl, reposOf, runGit, tempDir } from './support/git.js';
+import { rawPush, receivePackBody, ZERO } from './support/receive-pack.js';
+
+let a: Ajar;
+let repo: { dir: string; main: string };
+let outside: string;
+
+const config = gitConfig((doc) => {
+  doc.setIn(['resources'], [...(doc.getIn(['resources']) as any).toJSON(), { id: 'git:link' }, { id: 'git:ghost' }]);
+  const rules = (doc.getIn(['policy', 'rules']) as any).toJSON();
+  for (const r of rules) {
+    if (r.name === 'release-push') r.request_on_deny = true;
+    if (r.name === 'developer-read') r.resources.push('git:link', 'git:ghost');
+  }
+  rules.push(
+    { name: 'main-and-head', who: { users: ['alice'] }, resources: ['git:payments:main', 'git:payments:HEAD'], actions: ['push'], max_duration: '1h', approval: 'auto' },
+    { name: 'tags', who: { groups: ['eng'] }, resources: ['git:payments:refs/tags/v*'], actions: ['tag', 'force-push', 'delete'], max_duration: '1h', approval: 'auto' },
+  );
+  doc.setIn(['policy', 'rules'], rules);
+});
+
+async function request(resource: string, action: string, extra: string[] = [], as = 'alice') {
+  return a.json(['request', '--resource', resource, '--action', action, '--duration', '1h', '--reason', 'test', ...extra], { as });
+}
+
+async function clone(user = 'alice', version = 2): Promise<string> {
+  const work = tempDir('clone-');
+  await git(['-c', `protocol.version=${version}`, 'clone', '-q', await repoUrl(a, 'payments', user), work]);
+  return work;
+}
+
+const refOf = (ref: string) => runGit(['--git-dir', repo.dir, 'rev-parse', '--verify', '-q', ref]).then((r) => r.stdout.trim() || null);
+/** GET with the path sent exactly as written. */
+function rawGet(url: string, authorization: string): Promise<{ status: number; text: string }> {
+  const u = new URL(url);
+  const path = url.slice(u.origin.length);
+  return new Promise((ok, fail) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, path, headers: { authorization } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+const pushEvents = async () => (await a.json(['audit', '--local', '--type', 'git.push'])) as any[];
+
+beforeAll(async () => {
+  a = await startAjar({ config });
+  repo = await makeRepo(a, 'payments');
+  outside = (await makeRepo(a, 'ghost')).dir; // a real repository, reached below only through a link
+});
+afterAll(() => a?.stop());
+
+describe('clone and fetch', () => {
+  it('a clone needs a read grant: refused with what to ask, then works with protocol v0, v1 and v2', async () => {
+    const r = await runGit(['clone', await repoUrl(a, 'payments', 'alice'), tempDir('clone-')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('remote: ajar: alice has no active grant to read git:payments');
+    expect(r.stderr).toContain('ajar request --resource git:payments --action read');
+    await request('git:payments', 'read');
+    for (const v of [0, 1, 2]) {
+      const work = await clone('alice', v);
+      expect(await git(['rev-parse', 'HEAD'], { cwd: work })).toBe(repo.main);
+    }
+    const fetches = (await a.json(['audit', '--local', '--type', 'git.fetch'])) as any[];
+    expect(fetches.map((e) => e.outcome)).toEqual(['deny', 'allow', 'allow', 'allow']);
+    expect(fetches[1]).toMatchObject({ subject: 'alice', resource: 'git:payments', action: 'read', details: { transport: 'http' } });
+    expect(fetches[1].grantId).toMatch(/^grt_/);
+  });
+
+  it('asks for credentials; a wrong token, or a token under another name, is refused; identity headers change nothing', async () => {
+    const base = `${a.url}/git/payments.git/info/refs?service=git-upload-pack`;
+    const none = await fetch(base, { headers: { 'remote-user': 'alice', 'x-forwarded-user': 'alice' } });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Basic realm="Ajar"/);
+    const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+    expect((await fetch(base, { headers: { authorization: basic('alice', 'ajar_wrong') } })).status).toBe(401);
+    expect((await fetch(base, { headers: { authorization: basic('bob', await a.token('alice')) } })).status).toBe(401);
+    // dave has no grant; claiming to be alice in a header does not lend him hers.
+    const spoof = await fetch(base, { headers: { authorization: basic('dave', await a.token('dave')), 'remote-user': 'alice', 'x-forwarded-user': 'alice' } });
+    expect(spoof.status).toBe(403);
+    expect(await spoof.text()).toContain('dave has no active grant to read git:payments');
+    const r = await runGit(['clone', `${a.url}/git/payments.git`, tempDir('clone-')]);
+    expect(r.stderr).toMatch(/could not read Username|Authentication failed/);
+  });
+
+  it('only smart HTTP is served: dumb paths, info/refs without a service, upload-archive and a repeated service parameter are refused', async () => {
+    const auth = { authorization: `Basic ${Buffer.from(`alice:${await a.token('alice')}`).toString('base64')}` };
+    const status = async (path: string, method = 'GET') => (await fetch(`${a.url}${path}`, { method, headers: auth })).status;
+    expect(await status('/git/payments.git/HEAD')).toBe(404);
+    expect(await status('/git/payments.git/objects/info/packs')).toBe(404);
+    expect(await status('/git/payments.git/info/refs')).toBe(400);
+    expect(await status('/git/payments.git/info/refs?service=git-upload-archive')).toBe(400);
+    expect(await status('/git/payments.git/git-upload-archive', 'POST')).toBe(404);
+    expect(await status('/git/payments.git/info/refs?service=git-upload-pack&service=git-receive-pack')).toBe(400);
+    expect(await status('/git/payments.git/info/refs?service=git-receive-pack&service=git-upload-pack')).toBe(400);
+    expect(await status('/git/payments.git/git-upload-pack')).toBe(405);
+    expect(await status('/git/payments.git/info/refs?service=git-upload-pack')).toBe(200);
+  });
+
+  it('paths that reach outside the root or alias a repository get the answer of a repository that does not exist', async () => {
+    await request('git:link', 'read');
+    await request('git:ghost', 'read');
+    // ghost is a real repository outside the served root; link.git points at it.
+    symlinkSync(outside, join(reposOf(a), 'link.git'));
+    const token = await a.token('alice');
+    // Raw requests: fetch() would normalise `..` away before the server saw it.
+    const ask = async (name: string) => {
+      const res = await rawGet(`${a.url}/git/${name}.git/info/refs?service=git-upload-pack`, `Basic ${Buffer.from(`alice:${token}`).toString('base64')}`);
+      return { status: res.status, text: res.text.replaceAll(`git:${name}`, 'git:NAME') };
+    };
+    const missing = await ask('nothere');
+    expect(missing.status).toBe(403);
+    for (const name of ['..', '../payments', '%2e%2e/payments', 'Payments', 'PAYMENTS', '-payments', 'payments.git/payments', '.payments', '/payments', 'link']) {
+      expect(await ask(name), name).toEqual(missing);
+    }
+    // The same request shape with aliasing slashes is not a repository URL at all, whatever the repository.
+    for (const path of ['/git/payments.git//info/refs', '/git/payments.git/./info/refs', '/git/payments.git/info/refs/']) {
+      const res = await rawGet(`${a.url}${path}?service=git-upload-pack`, `Basic ${Buffer.from(`alice:${token}`).toString('base64')}`);
+      expect(res.status, path).toBe(404);
+    }
+    // The control: with the grant, the real name is served.
+    expect((await ask('payments')).status).toBe(200);
+  });
+});
+
+describe('push', () => {
+  it('each pushed ref needs a grant for what the update does: create and fast-forward are push; force, delete and tags need their own', async () => {
+    const work = await clone();
+    await request('git:payments:feature/**', 'push');
+    const c1 = await commit(work);
+    expect((await runGit(['push', 'origin', 'HEAD:refs/heads/feature/one'], { cwd: work })).code).toBe(0);
+    const c2 = await commit(work);
+    expect((await runGit(['push', 'origin', 'HEAD:refs/heads/feature/one'], { cwd: work })).code).toBe(0);
+    expect(await refOf('refs/heads/feature/one')).toBe(c2);
+
+    await git(['reset', '-q', '--hard', c1], { cwd: work });
+    const c3 = await commit(work, 'other');
+    const force = await runGit(['push', '-f', 'origin', 'HEAD:refs/heads/feature/one'], { cwd: work });
+    expect(force.code).not.toBe(0);
+    expect(force.stderr).toContain('refs/heads/feature/one: non-fast-forward (force) needs force-push; no active grant for force-push on git:payments:feature/one');
+    const del = await runGit(['push', 'origin', ':refs/heads/feature/one'], { cwd: work });
+    expect(del.stderr).toContain('refs/heads/feature/one: delete needs delete; no active grant for delete on git:payments:feature/one');
+    const tag = await runGit(['push', 'origin', `${c3}:refs/tags/v1`], { cwd: work });
+    expect(tag.stderr).toContain('refs/tags/v1: create tag needs tag; no active grant for tag on git:payments:refs/tags/v1');
+    expect(await refOf('refs/heads/feature/one')).toBe(c2);
+    expect(await refOf('refs/tags/v1')).toBeNull();
+
+    await request('git:payments:feature/**', 'force-push');
+    await request('git:payments:feature/**', 'delete');
+    await request('git:payments:refs/tags/v*', 'tag');
+    expect((await runGit(['push', '-f', 'origin', 'HEAD:refs/heads/feature/one'], { cwd: work })).code).toBe(0);
+    expect(await refOf('refs/heads/feature/one')).toBe(c3);
+    expect((await runGit(['push', 'origin', `${c3}:refs/tags/v1`], { cwd: work })).code).toBe(0);
+    // Moving a tag is a force-push on the tag.
+    const move = await runGit(['push', '-f', 'origin', `${c2}:refs/tags/v1`], { cwd: work });
+    expect(move.stderr).toContain('refs/tags/v1: move tag needs force-push');
+    expect((await runGit(['push', 'origin', ':refs/heads/feature/one'], { cwd: work })).code).toBe(0);
+    expect(await refOf('refs/heads/feature/one')).toBeNull();
+  });
+
+  it('a push with one uncovered ref is refused whole, with or without --atomic, with one line per ref', async () => {
+    const work = await clone();
+    const c = await commit(work);
+    for (const atomic of [[], ['--atomic']]) {
+      const r = await runGit(['push', ...atomic, 'origin', 'HEAD:refs/heads/feature/mixed', 'HEAD:refs/heads/release/2.4'], { cwd: work });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('push to payments refused for alice: 1 of 2 ref(s) not covered by an active grant');
+      expect(r.stderr).toMatch(/refs\/heads\/feature\/mixed: create needs push; allowed by grt_/);
+      expect(r.stderr).toContain('refs/heads/release/2.4: create needs push; no active grant for push on git:payments:release/2.4');
+      expect(await refOf('refs/heads/feature/mixed')).toBeNull();
+      expect(await refOf('refs/heads/release/2.4')).toBeNull();
+    }
+    expect(c).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('names that only look like a granted ref are refused: MAIN, refs/tags/main, refs/heads/HEAD, release-x and releases/1', async () => {
+    const work = await clone();
+    await request('git:payments:main', 'push');
+    const rel = await request('git:payments:release/*', 'push');
+    await a.json(['approve', rel.id, '--reason', 'ok'], { as: 'bob' });
+    await request('git:payments:HEAD', 'push');
+    await git(['fetch', '-q', 'origin'], { cwd: work });
+    await git(['reset', '-q', '--hard', 'origin/main'], { cwd: work });
+    const c = await commit(work);
+    for (const [ref, why] of [
+      ['refs/heads/MAIN', 'no active grant for push on git:payments:MAIN'],
+      ['refs/tags/main', 'no active grant for tag on git:payments:refs/tags/main'],
+      ['refs/heads/HEAD', 'a branch may not be called HEAD'],
+      ['refs/heads/release-x', 'no active grant for push on git:payments:release-x'],
+      ['refs/heads/releases/1', 'no active grant for push on git:payments:releases/1'],
+      ['refs/heads/release/2.4/x', 'no active grant for push on git:payments:release/2.4/x'],
+    ]) {
+      const r = await runGit(['push', 'origin', `HEAD:${ref}`], { cwd: work });
+      expect(r.code, ref).not.toBe(0);
+      expect(r.stderr, ref).toContain(why);
+      expect(await refOf(ref!), ref).toBeNull();
+    }
+    // The controls: the granted names themselves.
+    expect((await runGit(['push', 'origin', 'HEAD:refs/heads/release/2.4'], { cwd: work })).code).toBe(0);
+    expect((await runGit(['push', 'origin', 'HEAD:refs/heads/main'], { cwd: work })).code).toBe(0);
+    expect(await refOf('refs/heads/main')).toBe(c);
+    repo.main = c;
+  });
+
+  it('a symbolic ref cannot carry a push to a branch the grant does not cover', async () => {
+    await git(['--git-dir', repo.dir, 'symbolic-ref', 'refs/heads/feature/alias', 'refs/heads/locked/9']);
+    await git(['--git-dir', repo.dir, 'update-ref', 'refs/heads/locked/9', repo.main]);
+    const work = await clone();
+    await git(['reset', '-q', '--hard', repo.main], { cwd: work });
+    await commit(work);
+    const r = await runGit(['push', 'origin', 'HEAD:refs/heads/feature/alias'], { cwd: work });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('no active grant for push on git:payments:locked/9');
+    expect(await refOf('refs/heads/locked/9')).toBe(repo.main);
+    await git(['--git-dir', repo.dir, 'symbolic-ref', '-d', 'refs/heads/feature/alias']);
+  });
+
+  it('a grant for one push is consumed by the first push it allows', async () => {
+    const dave = (await a.json(['request', '--resource', 'git:payments', '--action', 'read', '--duration', '1h', '--reason', 'qa'], { as: 'dave' })) as any;
+    expect(dave.state).toBe('approved');
+    // erin (eng) asks for one push on feature branches.
+    await request('git:payments', 'read', [], 'erin');
+    const once = await request('git:payments:feature/**', 'push', ['--uses', '1'], 'erin');
+    const work = await clone('erin');
+    await commit(work);
+    const first = await runGit(['push', 'origin', 'HEAD:refs/heads/feature/erin'], { cwd: work });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain(`grant ${once.grantId}: its last use is this push; it has ended`);
+    await commit(work);
+    const second = await runGit(['push', 'origin', 'HEAD:refs/heads/feature/erin'], { cwd: work });
+    expect(second.code).not.toBe(0);
+    const g = await a.json(['grants', '--user', 'erin', '--state', 'consumed'], { as: 'carol' });
+    expect(g.map((x: any) => x.id)).toContain(once.grantId);
+  });
+
+  it('a grant that ends between the ref advertisement and the POST, or during the push, allows nothing', async () => {
+    await request('git:payments', 'read', [], 'erin');
+    const g = await request('git:payments:feature/**', 'push', [], 'erin');
+    expect(g.state).toBe('approved');
+    const token = await a.token('erin');
+    const work = await clone('erin');
+    const tip = await commit(work, 'late');
+    const body = receivePackBody(work, [{ old: ZERO, new: tip, ref: 'refs/heads/feature/late' }]);
+    const url = `${a.url}/git/payments.git/git-receive-pack`;
+    const start = a.now();
+    try {
+      // Ends mid-push: the gateway let the POST in; the hook, at the end, finds the grant over.
+      const logBefore = a.serverLog().split('git push started').length;
+      const mid = await rawPush(url, body, {
+        user: 'erin',
+        token,
+        chunked: true,
+        midway: async () => {
+          while (a.serverLog().split('git push started').length === logBefore) await new Promise((r) => setTimeout(r, 20));
+          a.advance(3601);
+        },
+      });
+      expect(mid.status).toBe(200);
+      expect(mid.text).toContain('ng refs/heads/feature/late pre-receive hook declined');
+      expect(await refOf('refs/heads/feature/late')).toBeNull();
+      // Ends between info/refs and the POST: the POST itself is refused.
+      a.setClock(start);
+      const adv = await fetch(`${url.replace('git-receive-pack', 'info/refs')}?service=git-receive-pack`, {
+        headers: { authorization: `Basic ${Buffer.from(`erin:${token}`).toString('base64')}` },
+      });
+      expect(adv.status).toBe(200);
+      a.advance(3601);
+      const late = await rawPush(url, body, { user: 'erin', token });
+      expect(late.status).toBe(403);
+      expect(late.text).toContain('erin has no active grant to push to git:payments');
+    } finally {
+      a.setClock(start);
+    }
+  });
+
+  it('gzip-encoded, chunked and push-certificate bodies are decided by the hook all the same', async () => {
+    await request('git:payments:feature/**', 'push');
+    const token = await a.token('alice');
+    const work = await clone();
+    await git(['reset', '-q', '--hard', repo.main], { cwd: work });
+    const tip = await commit(work, 'raw');
+    const url = `${a.url}/git/payments.git/git-receive-pack`;
+    const cases = [{ gzip: true }, { chunked: true }, { gzip: true, chunked: true }, { pushCert: true }];
+    for (const [i, c] of cases.entries()) {
+      const locked = receivePackBody(work, [{ old: ZERO, new: tip, ref: 'refs/heads/locked' }], c);
+      const refused = await rawPush(url, locked, { user: 'alice', token, ...c });
+      expect(refused.text, JSON.stringify(c)).toContain('ng refs/heads/locked pre-receive hook declined');
+      expect(await refOf('refs/heads/locked')).toBeNull();
+      // The control: the same body to a granted branch is accepted, so it was read.
+      const ok = receivePackBody(work, [{ old: ZERO, new: tip, ref: `refs/heads/feature/raw-${i}` }], c);
+      expect((await rawPush(url, ok, { user: 'alice', token, ...c })).text, JSON.stringify(c)).toContain(`ok refs/heads/feature/raw-${i}`);
+    }
+  });
+
+  it('a refused push files the request where the policy says so, once', async () => {
+    const work = await clone('erin');
+    await commit(work);
+    const r = await runGit(['push', 'origin', 'HEAD:refs/heads/release/3.0'], { cwd: work });
+    const id = /filed request (req_\w+) for push on git:payments:release\/3\.0/.exec(r.stderr)?.[1];
+    expect(id, r.stderr).toBeDefined();
+    const again = await runGit(['push', 'origin', 'HEAD:refs/heads/release/3.0'], { cwd: work });
+    expect(again.stderr).toContain(`your request ${id} for push on git:payments:release/3.0 is waiting for approval`);
+    const mine = await a.json(['requests', '--state', 'pending'], { as: 'erin' });
+    expect(mine.filter((q: any) => q.resources.includes('git:payments:release/3.0'))).toHaveLength(1);
+    await a.json(['approve', id!, '--reason', 'ok'], { as: 'bob' });
+    expect((await runGit(['push', 'origin', 'HEAD:refs/heads/release/3.0'], { cwd: work })).code).toBe(0);
+  });
+
+  it('the repository\'s own hooks still run', async () => {
+    const marker = join(tempDir('hook-'), 'ran');
+    writeFileSync(join(repo.dir, 'hooks', 'post-receive'), `#!/bin/sh\ncat > ${marker}\n`);
+    chmodSync(join(repo.dir, 'hooks', 'post-receive'), 0o755);
+    await request('git:payments:feature/**', 'push');
+    const work = await clone();
+    const tip = await commit(work);
+    expect((await runGit(['push', 'origin', 'HEAD:refs/heads/feature/hooked'], { cwd: work })).code).toBe(0);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(marker, 'utf8')).toContain(`${tip} refs/heads/feature/hooked`);
+  });
+
+  it('every push is audited with the pusher, refs, old and new ids, and the grant that allowed each', async () => {
+    const events = await pushEvents();
+    const allowed = events.find((e) => e.outcome === 'allow' && e.details.refs.some((r: any) => r.ref === 'refs/heads/release/2.4'));
+    expect(allowed).toMatchObject({ subject: 'alice', resource: 'git:payments', details: { transport: 'http' } });
+    const ref = allowed.details.refs[0];
+    expect(ref).toMatchObject({ ref: 'refs/heads/release/2.4', old: ZERO, kind: 'create', action: 'push' });
+    expect(ref.new).toMatch(/^[0-9a-f]{40}$/);
+    expect(ref.grantId).toMatch(/^grt_/);
+    const denied = events.filter((e) => e.outcome === 'deny');
+    expect(denied.length).toBeGreaterThan(5);
+    expect(denied.some((e) => e.reason === 'no active grant for push on git:payments:MAIN')).toBe(true);
+    expect((await a.cli(['audit', 'verify', '--local'])).code).toBe(0);
+  });
+});
