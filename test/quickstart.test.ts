@@ -2,7 +2,7 @@
 // default data directory, admin commands through the server's socket, then the
 // CLI with AJAR_URL/AJAR_TOKEN or a saved login.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -12,7 +12,10 @@ it('the quick start works from a fresh directory: serve, token, request, approve
   const cwd = mkdtempSync(join(tmpdir(), 'ajar-quickstart-'));
   const env = { ...process.env, HOME: cwd, XDG_CONFIG_HOME: join(cwd, '.config'), DATABASE_URL: '', AJAR_URL: '', AJAR_TOKEN: '', AJAR_DATA_DIR: '', AJAR_CONFIG: '' };
   delete env.AJAR_UNSAFE_CLOCK_FILE;
-  const server = spawn(process.execPath, [CLI, 'serve', '--config', EXAMPLE_CONFIG, '--port', '0'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // As from a checkout: examples/ajar.yaml, data and repositories in ./.ajar.
+  mkdirSync(join(cwd, 'examples'));
+  copyFileSync(EXAMPLE_CONFIG, join(cwd, 'examples', 'ajar.yaml'));
+  const server = spawn(process.execPath, [CLI, 'serve', '--config', 'examples/ajar.yaml', '--port', '0'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     const url = await new Promise<string>((ok, fail) => {
       let out = '';
@@ -57,6 +60,26 @@ it('the quick start works from a fresh directory: serve, token, request, approve
     const audit = await ajar(['audit', '--local']);
     expect(audit.stdout).toContain('grant.created');
     expect((await ajar(['audit', 'verify', '--local'])).code).toBe(0);
+
+    // Plain git through the gateway, with Ajar as git's credential helper (alice's saved login).
+    const git = (args: string[], dir = cwd) =>
+      new Promise<{ code: number; stderr: string }>((ok) => {
+        const p = spawn('git', ['-c', `credential.helper=!${process.execPath} ${CLI} credential`, ...args], { cwd: dir, env: { ...env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'a', GIT_AUTHOR_EMAIL: 'a@x', GIT_COMMITTER_NAME: 'a', GIT_COMMITTER_EMAIL: 'a@x' } });
+        let stderr = '';
+        p.stderr.on('data', (d) => (stderr += d));
+        p.on('exit', (code) => ok({ code: code ?? 1, stderr }));
+      });
+    expect((await git(['init', '-q', '--bare', '.ajar/repos/payments.git'])).code).toBe(0);
+    const denied = await git(['clone', `${url}/git/payments.git`]);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain('remote: ajar: alice has no active grant to read git:payments');
+    expect((await ajar(['request', '--resource', 'git:payments', '--action', 'read', '--duration', '1h', '--reason', 'fix INC-7'], withUrl)).stdout).toContain('approved');
+    expect((await git(['clone', '-q', `${url}/git/payments.git`])).code).toBe(0);
+    const work = join(cwd, 'payments');
+    await git(['commit', '-q', '--allow-empty', '-m', 'fix'], work);
+    expect((await git(['push', 'origin', 'HEAD:feature/inc-7'], work)).stderr).toContain('ajar request --resource git:payments:feature/inc-7 --action push');
+    await ajar(['request', '--resource', 'git:payments:feature/**', '--action', 'push', '--duration', '1h', '--reason', 'fix INC-7'], withUrl);
+    expect((await git(['push', 'origin', 'HEAD:feature/inc-7'], work)).code).toBe(0);
     await ajar(['logout']);
     expect((await ajar(['whoami'])).stdout).toContain('local:');
   } finally {

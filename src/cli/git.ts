@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { runSshCommand } from '../gateway/git/ssh-command.js';
 import { installGitHook, USER_VARS } from '../hooks/install-git.js';
-import { callJson, CliError, readLogin, remoteClient, remoteSettings } from './client.js';
+import { CliError } from './client.js';
+import { runCredentialHelper } from './credential.js';
 import { print } from './output.js';
 import { fail } from './run.js';
 
@@ -13,18 +14,7 @@ export function registerGitCommands(program: Command) {
   program
     .command('credential <operation>')
     .description('git credential helper: git config --global credential.helper "ajar credential"')
-    .action(async (operation: string) => {
-      // git asks `get`, then says `store` or `erase`; Ajar's token is kept by `ajar login`.
-      if (operation !== 'get') process.exit(0);
-      try {
-        process.stdout.write(await credentialFor(readFileSync(0, 'utf8')));
-        process.exit(0);
-      } catch (e) {
-        // Say nothing to git (it then asks the next helper or the terminal), but tell the user why.
-        process.stderr.write(`ajar credential: ${(e as Error).message}\n`);
-        process.exit(0);
-      }
-    });
+    .action(async (operation: string) => process.exit(await runCredentialHelper(operation)));
 
   program
     .command('install-hook <kind> <repo-path>')
@@ -70,24 +60,3 @@ export function registerGitCommands(program: Command) {
     });
 }
 
-/**
- * git's credential protocol: key=value lines in, username/password out — only
- * for the Ajar server the user logged in to (same scheme, host and port), never
- * for another host.
- */
-async function credentialFor(input: string): Promise<string> {
-  const attrs = new Map<string, string>();
-  for (const line of input.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) attrs.set(line.slice(0, i), line.slice(i + 1));
-  }
-  const settings = remoteSettings();
-  if (!settings) return '';
-  const ajar = new URL(settings.url);
-  const asked = `${attrs.get('protocol')}://${attrs.get('host')}`;
-  if (`${ajar.protocol.replace(/:$/, '')}://${ajar.host}` !== asked) return '';
-  const login = readLogin();
-  const user =
-    !process.env.AJAR_TOKEN && login?.user ? login.user : ((await callJson(remoteClient(settings.url, settings.token), 'GET', '/v1/whoami')) as { name: string }).name;
-  return `username=${user}\npassword=${settings.token}\n`;
-}

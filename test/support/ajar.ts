@@ -201,6 +201,7 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdin?:
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       ok({ code, stdout: String(stdout), stderr: String(stderr) });
     });
+    child.stdin!.on('error', () => {}); // the command may exit before reading its input
     if (stdin !== undefined) child.stdin!.end(stdin);
     else child.stdin!.end();
   });

@@ -59,8 +59,11 @@ export async function runSshCommand(o: SshCommandOptions): Promise<number> {
       body: JSON.stringify({ user: o.user, repo: cmd.repo, service: cmd.service, exists: dir !== undefined }),
       signal: AbortSignal.timeout(30_000),
     });
-    const j = (await res.json()) as Authorize & { error?: { message?: string } };
-    if (!res.ok) throw new Error(`HTTP ${res.status}: ${j.error?.message ?? 'no message'}`);
+    const j = (await res.json().catch(() => ({}))) as Authorize & { error?: { message?: string } };
+    if (!res.ok) {
+      say([`Ajar refused the question (HTTP ${res.status}: ${j.error?.message ?? 'no message'}); refused`]);
+      return 1;
+    }
     answer = j;
   } catch (e) {
     say([`cannot reach Ajar to decide (${(e as Error).message}); refused (Ajar fails closed)`]);
@@ -71,7 +74,9 @@ export async function runSshCommand(o: SshCommandOptions): Promise<number> {
     return 1;
   }
   const env = gitEnv({ protocol: o.protocol, hook: answer.session ? { url: o.url, session: answer.session, repo: cmd.repo } : undefined });
-  const child = spawn('git', [cmd.service.slice('git-'.length), '--', dir], { env, stdio: 'inherit', shell: false });
+  // --strict: upload-pack takes the directory as given, never trying <dir>/.git.
+  const args = cmd.service === 'git-upload-pack' ? ['upload-pack', '--strict', '--', dir] : ['receive-pack', '--', dir];
+  const child = spawn('git', args, { env, stdio: 'inherit', shell: false });
   return new Promise((done) => {
     child.on('error', (e) => {
       say([`cannot run git: ${e.message}`]);
