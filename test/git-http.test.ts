@@ -175,7 +175,7 @@ describe('push', () => {
     for (const atomic of [[], ['--atomic']]) {
       const r = await runGit(['push', ...atomic, 'origin', 'HEAD:refs/heads/feature/mixed', 'HEAD:refs/heads/release/2.4'], { cwd: work });
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain('push to payments refused for alice: 1 of 2 ref(s) not covered by an active grant');
+      expect(r.stderr).toContain('push to payments refused for alice: 1 of 2 change(s) not covered by an active grant');
       expect(r.stderr).toMatch(/refs\/heads\/feature\/mixed: create needs push; allowed by grt_/);
       expect(r.stderr).toContain('refs/heads/release/2.4: create needs push; no active grant for push on git:payments:release/2.4');
       expect(await refOf('refs/heads/feature/mixed')).toBeNull();

@@ -155,7 +155,7 @@ describe('pushing over SSH', () => {
 
     const denied = await runGit(['push', 'origin', 'HEAD:main'], { cwd: work, env: viaSsh() });
     expect(denied.code).not.toBe(0);
-    expect(denied.stderr).toContain('ajar: push to payments refused for alice: 1 of 1 ref(s) not covered by an active grant');
+    expect(denied.stderr).toContain('ajar: push to payments refused for alice: 1 of 1 change(s) not covered by an active grant');
     expect(denied.stderr).toContain('ajar:   refs/heads/main: fast-forward needs push; no active grant for push on git:payments:main');
     expect(denied.stderr).toMatch(/pre-receive hook declined/);
     expect(await ref('refs/heads/main')).toBe(main);
@@ -229,7 +229,7 @@ describe('audit and failure', () => {
     const allowed = pushes.find((e) => e.outcome === 'allow');
     expect(allowed.details.refs).toEqual([expect.objectContaining({ ref: 'refs/heads/feature/ssh', action: 'push', kind: 'create' })]);
     expect(pushes.find((e) => e.outcome === 'deny' && e.reason === 'no active grant for push on git:payments:main')).toBeDefined();
-    expect(pushes.find((e) => e.outcome === 'deny' && e.details.service === 'git-receive-pack')?.reason).toBe('no active grant to write any ref of the repository');
+    expect(pushes.find((e) => e.outcome === 'deny' && e.details.service === 'git-receive-pack')?.reason).toBe('no active grant to change anything in the repository');
   });
 
   it('with Ajar unreachable a clone over SSH is refused with a clear message (fail closed)', async () => {

@@ -4,7 +4,7 @@
 // decides each ref: the gateway only keeps out whoever may not write at all.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AppContext } from '../../app/context.js';
-import { authorizeGit, openPushSession } from '../../app/git.js';
+import { authorizeRepo, openPushSession } from '../../app/repo-access.js';
 import { authenticate } from '../../app/identities.js';
 import { credentialsOf } from '../../http/api.js';
 import { runCgi } from '../cgi.js';
@@ -40,19 +40,21 @@ export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
       }
       user = actor;
       const dir = parsed.validName ? repoDir(root, parsed.repo) : undefined;
-      const access = await authorizeGit(ctx, {
+      const access = await authorizeRepo(ctx, {
+        kind: 'git',
         subject: actor,
         repo: parsed.repo,
-        service: parsed.service,
+        write: parsed.service === 'git-receive-pack',
         transport: 'http',
         exists: dir !== undefined,
         // One audit event per fetch (its ref advertisement); pushes are audited by the hook.
         audit: parsed.advertise && parsed.service === 'git-upload-pack',
+        details: { service: parsed.service },
       });
       if (!access.allow || !dir) return text(res, 403, access.allow ? ['refused'] : access.lines);
 
       const push = parsed.service === 'git-receive-pack' && !parsed.advertise;
-      const session = push ? await openPushSession(ctx, actor, parsed.repo, 'http') : undefined;
+      const session = push ? await openPushSession(ctx, actor, 'git', parsed.repo, 'http') : undefined;
       if (push) ctx.log.info({ user: actor, repo: parsed.repo }, 'git push started');
       const env = gitEnv({
         protocol,

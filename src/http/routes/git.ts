@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { authorizeGit, decidePush, isPushSessionSecret, openPushSession, type Pusher } from '../../app/git.js';
+import { decidePush } from '../../app/git.js';
+import { authorizeRepo, isPushSessionSecret, openPushSession, type Pusher } from '../../app/repo-access.js';
 import { authenticate } from '../../app/identities.js';
 import { AppError } from '../../domain/errors.js';
 import { REF_UPDATE_KINDS } from '../../domain/git.js';
@@ -53,9 +54,10 @@ export const gitRoutes: Route[] = [
     body: z.strictObject({ user: NAME, repo: NAME, service: z.enum(['git-upload-pack', 'git-receive-pack']), exists: z.boolean() }),
     handler: async ({ ctx, actor, body }) => {
       if (!ctx.config.git.hookAccounts.includes(actor.name)) throw new AppError('permission_denied', `${actor.name} is not a hook account (config git.hook_accounts)`);
-      const access = await authorizeGit(ctx, { subject: body.user, repo: body.repo, service: body.service, transport: 'ssh', exists: body.exists, audit: body.service === 'git-upload-pack' });
+      const write = body.service === 'git-receive-pack';
+      const access = await authorizeRepo(ctx, { kind: 'git', subject: body.user, repo: body.repo, write, transport: 'ssh', exists: body.exists, audit: !write, details: { service: body.service } });
       if (!access.allow) return access;
-      const session = body.service === 'git-receive-pack' ? await openPushSession(ctx, body.user, body.repo, 'ssh') : undefined;
+      const session = write ? await openPushSession(ctx, body.user, 'git', body.repo, 'ssh') : undefined;
       return { ...access, ...(session ? { session } : {}) };
     },
   },
