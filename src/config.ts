@@ -144,6 +144,16 @@ const fileSchema = z.strictObject({
       hook_accounts: z.array(NAME).default([]),
     })
     .default({ hook_accounts: [] }),
+  hg: z
+    .strictObject({
+      /** Mercurial repositories served at /hg/<name>: <root>/<name>, relative to this file */
+      root: z.string().min(1).optional(),
+      /** service accounts that may vouch for the pusher (hook mode and SSH mode) */
+      hook_accounts: z.array(NAME).default([]),
+      /** the Python that has Mercurial (default: the one `hg` runs with) */
+      python: z.string().min(1).optional(),
+    })
+    .default({ hook_accounts: [] }),
 });
 
 export interface Identity {
@@ -173,6 +183,8 @@ export interface Config {
   workers: { sweepIntervalSeconds: number };
   /** root: absolute path of the served repositories, when Ajar serves Git */
   git: { root: string | undefined; hookAccounts: string[] };
+  /** root: absolute path of the served Mercurial repositories, when Ajar serves them */
+  hg: { root: string | undefined; hookAccounts: string[]; python: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -454,9 +466,11 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     else automatic.push({ name: a.name, decision: a.decision, when: a.when, reason: a.reason ?? null, test });
   });
 
-  f.git.hook_accounts.forEach((name, i) => {
-    if (identities.get(name)?.kind !== 'service_account') problems.push(`${at(['git', 'hook_accounts', i])}: "${name}" is not a service account; hook accounts are service accounts`);
-  });
+  for (const kind of ['git', 'hg'] as const) {
+    f[kind].hook_accounts.forEach((name, i) => {
+      if (identities.get(name)?.kind !== 'service_account') problems.push(`${at([kind, 'hook_accounts', i])}: "${name}" is not a service account; hook accounts are service accounts`);
+    });
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   const ttl = parseDuration(f.policy.pending_ttl);
@@ -470,5 +484,6 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic, oncall: schedule, oncallFile: f.policy.oncall_file ? resolve(dirname(file), f.policy.oncall_file) : undefined },
     workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5 },
     git: { root: f.git.root ? resolve(dirname(file), f.git.root) : undefined, hookAccounts: f.git.hook_accounts },
+    hg: { root: f.hg.root ? resolve(dirname(file), f.hg.root) : undefined, hookAccounts: f.hg.hook_accounts, python: f.hg.python },
   };
 }
