@@ -13,6 +13,8 @@ import { type Config, loadConfigFile } from './config.js';
 import { type Clock, fileClock, systemClock } from './domain/clock.js';
 import { createGitGateway } from './gateway/git/http-gateway.js';
 import { GIT_PREFIX } from './gateway/git/http-path.js';
+import { createHgGateway, HG_PREFIX } from './gateway/hg/http-gateway.js';
+import { findHgPython, startHgwebWorker } from './gateway/hg/hgweb-worker.js';
 import { createHttpApp } from './http/server-app.js';
 import { createLogger, type Logger } from './logger.js';
 import { type Database, openDatabase } from './store/database.js';
@@ -70,6 +72,19 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const log = createLogger();
   const config = loadConfigFile(opts.configFile);
   if (config.git.root) mkdirSync(config.git.root, { recursive: true, mode: 0o750 });
+  if (config.hg.root) mkdirSync(config.hg.root, { recursive: true, mode: 0o750 });
+  // Mercurial is served by a warm hgweb; find the Python that has it. Without it the
+  // rest of Ajar still runs, and /hg/ says what is missing.
+  let hgPython: string | undefined;
+  let hgMissing: string | undefined;
+  if (config.hg.root) {
+    try {
+      hgPython = findHgPython(config.hg.python);
+    } catch (e) {
+      hgMissing = (e as Error).message;
+      log.warn({ problem: hgMissing }, 'Mercurial repositories are not served');
+    }
+  }
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const database = await openStore({ ...opts, dataDir });
@@ -84,8 +99,12 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   // /git/ goes to the Git gateway (raw Node streams, no copies); the rest to the API.
   const api = getRequestListener(createHttpApp(ctx).fetch);
   const git = createGitGateway(ctx, { hookUrl: () => hookUrl });
+  const hgweb = hgPython ? startHgwebWorker({ python: hgPython, socketPath: join(dataDir, 'hgweb.sock'), log }) : undefined;
+  if (hgweb) await hgweb.ready();
+  const hg = createHgGateway(ctx, { worker: () => hgweb, hookUrl: () => hookUrl, unavailable: hgMissing });
   const http = createServer((req, res) => {
     if (req.url?.startsWith(GIT_PREFIX)) void git(req, res);
+    else if (req.url?.startsWith(HG_PREFIX)) void hg(req, res);
     else void api(req, res);
   });
   await new Promise<void>((ok, fail) => {
@@ -127,6 +146,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       closing ??= (async () => {
         stopWatching();
         await stopSweeper();
+        await hgweb?.stop();
         await Promise.all([closeServer(http), admin ? closeServer(admin) : Promise.resolve()]);
         if (admin) rmSync(socketPath, { force: true });
         await database.close();

@@ -5,6 +5,7 @@ import { buildApi, type Env, openApiDocument, type Route } from './api.js';
 import { auditRoutes } from './routes/audit.js';
 import { gitRoutes } from './routes/git.js';
 import { grantRoutes } from './routes/grants.js';
+import { hgRoutes } from './routes/hg.js';
 import { identityRoutes } from './routes/identities.js';
 import { metaRoutes } from './routes/meta.js';
 import { policyRoutes } from './routes/policy.js';
@@ -12,7 +13,7 @@ import { requestRoutes } from './routes/requests.js';
 
 export const VERSION = '0.1.0';
 
-export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes];
+export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes];
 
 const openapiRoute: Route = {
   method: 'get',

@@ -5,9 +5,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AppContext } from '../../app/context.js';
 import { authorizeRepo, openPushSession } from '../../app/repo-access.js';
-import { authenticate } from '../../app/identities.js';
-import { credentialsOf } from '../../http/api.js';
 import { runCgi } from '../cgi.js';
+import { basicAuth, header, optional, text } from '../http-util.js';
 import { parseGitRequest } from './http-path.js';
 import { gitEnv, repoDir, validGitProtocol } from './repo.js';
 
@@ -82,27 +81,3 @@ export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
   };
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function optional(name: string, value: string | undefined): Record<string, string> {
-  return value === undefined ? {} : { [name]: value };
-}
-
-/** HTTP Basic with the user's name and an API token; the name must be the token's. */
-async function basicAuth(ctx: AppContext, req: IncomingMessage): Promise<string | undefined> {
-  const h = header(req, 'authorization');
-  const { secret, claimedUser } = credentialsOf(h);
-  if (!secret || !claimedUser || !/^basic /i.test(h ?? '')) return undefined;
-  const actor = await authenticate(ctx, secret);
-  return actor && actor.name === claimedUser ? actor.name : undefined;
-}
-
-/** A plain-text answer; git shows each line to the user as `remote: ...`. */
-function text(res: ServerResponse, status: number, lines: string[]): void {
-  const body = `${lines.map((l) => `ajar: ${l}`).join('\n')}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}

@@ -1,35 +1,16 @@
 // Where a repository lives and how git is run on it: the one place that turns a
 // name from a URL or an SSH command into a directory, and the curated
 // environment every git child process gets.
-import { existsSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { repoNameProblem } from '../../domain/git.js';
+import { dirname, resolve } from 'node:path';
+import { servedRepoDir } from '../repo-dir.js';
 
 /** Ajar's own hooks (pre-receive decides; the others hand on to the repository's own). */
 export const GIT_HOOKS_DIR = resolve(import.meta.dirname, '..', '..', '..', 'hooks', 'git');
 
-/**
- * The directory of a served repository, `<root>/<name>.git`, or undefined when
- * there is none. Symbolic links are not followed out of (or anywhere under) the
- * root: the real path must be exactly the expected one.
- */
+/** The directory of a served bare repository, `<root>/<name>.git`, or undefined. */
 export function repoDir(root: string, name: string): string | undefined {
-  if (repoNameProblem(name)) return undefined;
-  let realRoot: string;
-  try {
-    realRoot = realpathSync(root);
-  } catch {
-    return undefined;
-  }
-  const want = join(realRoot, `${name}.git`);
-  try {
-    if (realpathSync(want) !== want) return undefined;
-    if (!statSync(join(want, 'objects')).isDirectory() || !existsSync(join(want, 'HEAD'))) return undefined;
-  } catch {
-    return undefined;
-  }
-  return want;
+  return servedRepoDir('git', root, name);
 }
 
 /** `Git-Protocol` / GIT_PROTOCOL: colon-separated key[=value] pairs, e.g. `version=2`. */

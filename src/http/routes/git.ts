@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { decidePush } from '../../app/git.js';
-import { authorizeRepo, isPushSessionSecret, openPushSession, type Pusher } from '../../app/repo-access.js';
-import { authenticate } from '../../app/identities.js';
+import { authorizeRepo, openPushSession } from '../../app/repo-access.js';
 import { AppError } from '../../domain/errors.js';
 import { REF_UPDATE_KINDS } from '../../domain/git.js';
-import { credentialsOf, type Route } from '../api.js';
+import type { Route } from '../api.js';
+import { pusherOf } from '../push-auth.js';
 
 const NAME = z.string().min(1).max(200);
 
@@ -33,18 +33,7 @@ export const gitRoutes: Route[] = [
         .min(1)
         .max(10_000),
     }),
-    handler: async ({ ctx, body, c }) => {
-      const { secret } = credentialsOf(c.req.header('authorization'));
-      let pusher: Pusher;
-      if (secret && isPushSessionSecret(secret)) pusher = { session: secret };
-      else {
-        const actor = secret ? await authenticate(ctx, secret) : undefined;
-        if (!actor) throw new AppError('unauthenticated', 'the hook presented no valid push session or hook account token');
-        if (!body.user) throw new AppError('invalid_argument', 'user: name the pusher (hook mode)', { field: 'user' });
-        pusher = { hookAccount: actor, user: body.user };
-      }
-      return decidePush(ctx, pusher, { repo: body.repo, updates: body.updates });
-    },
+    handler: async ({ ctx, body, c }) => decidePush(ctx, await pusherOf(ctx, c.req.header('authorization'), body.user), { repo: body.repo, updates: body.updates }),
   },
   {
     method: 'post',

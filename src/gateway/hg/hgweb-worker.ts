@@ -1,0 +1,101 @@
+// The warm hgweb: one long-lived Python process running Mercurial's own hgweb
+// as a WSGI application on a Unix socket in the data directory (mode 0600),
+// so no request pays Python's start-up. Restarted if it dies.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { resolve } from 'node:path';
+import type { Logger } from '../../logger.js';
+
+export const HG_HOOKS_DIR = resolve(import.meta.dirname, '..', '..', '..', 'hooks', 'hg');
+export const HG_HOOK_MODULE = resolve(HG_HOOKS_DIR, 'ajar_hg.py');
+
+/**
+ * The Python that has Mercurial: the configured one, or the one `hg` itself
+ * runs with (`python3` on PATH may be another, e.g. a pyenv one without it).
+ */
+export function findHgPython(configured: string | undefined): string {
+  const candidates: string[] = [];
+  if (configured) candidates.push(configured);
+  else {
+    try {
+      const exe = execFileSync('hg', ['debuginstall', '-T', '{pythonexe}'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: hgEnv() }).trim();
+      if (exe) candidates.push(exe);
+    } catch {
+      /* no hg on PATH: try the usual place */
+    }
+    candidates.push('/usr/bin/python3');
+  }
+  for (const py of candidates) {
+    try {
+      execFileSync(py, ['-c', 'import mercurial.hgweb'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      /* not this one */
+    }
+  }
+  throw new Error(
+    `no Python with Mercurial found (tried ${candidates.join(', ')}); install Mercurial (Debian: apt install mercurial) or set hg.python in the config to the interpreter that has it`,
+  );
+}
+
+/** The environment of Mercurial processes Ajar starts: nothing inherited but PATH. */
+export function hgEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: tmpdir(),
+    LANG: 'C.UTF-8',
+    HGENCODING: 'utf-8',
+    HGUSER: 'ajar',
+    ...extra,
+  };
+}
+
+export interface HgwebWorker {
+  socketPath: string;
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startHgwebWorker(opts: { python: string; socketPath: string; log: Logger }): HgwebWorker {
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let readyPromise: Promise<void>;
+  const launch = () => {
+    readyPromise = new Promise((ok, fail) => {
+      const c = spawn(opts.python, [resolve(HG_HOOKS_DIR, 'ajar_hgweb.py'), opts.socketPath], { env: hgEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      child = c;
+      let out = '';
+      let err = '';
+      c.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ajar-hgweb ready')) ok();
+      });
+      c.stderr!.on('data', (d: Buffer) => {
+        if (err.length < 8192) err += d.toString();
+      });
+      c.on('exit', (code, signal) => {
+        fail(new Error(`the hgweb worker exited (${code ?? signal}) before it was ready: ${err.slice(0, 2000)}`));
+        if (stopping) return;
+        opts.log.error({ code, signal, stderr: err.slice(0, 2000) }, 'the hgweb worker exited; restarting it');
+        setTimeout(() => {
+          if (!stopping) launch();
+        }, 1000).unref();
+      });
+    });
+    readyPromise.catch(() => {});
+  };
+  launch();
+  return {
+    socketPath: opts.socketPath,
+    ready: () => readyPromise,
+    async stop() {
+      stopping = true;
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      await new Promise<void>((ok) => {
+        c.once('exit', () => ok());
+        c.kill('SIGTERM');
+      });
+    },
+  };
+}
