@@ -42,6 +42,24 @@ class Refusal(Exception):
     pass
 
 
+def served_config(user, write):
+    """What Ajar forces on a repository it serves, for one request or SSH session:
+    who may read and push (Mercurial then checks every wire command itself),
+    Ajar's hooks, and drafts staying drafts (publishing needs its own grant)."""
+    me = os.path.abspath(__file__).encode()
+    return [
+        (b'web', b'allow_read', user),
+        (b'web', b'allow-push', user if write else b''),
+        (b'web', b'deny_read', b''),
+        (b'web', b'deny_push', b''),
+        (b'web', b'push_ssl', b'false'),
+        (b'web', b'allow-archive', b''),
+        (b'phases', b'publish', b'false'),
+        (b'hooks', b'pretxnopen.ajar', b'python:%s:pretxnopen_readonly' % me),
+        (b'hooks', b'pretxnclose.ajar', b'python:%s:pretxnclose' % me),
+    ]
+
+
 def _say(ui, lines):
     for line in lines:
         ui.warn(b'ajar: %s\n' % line.encode('utf-8', 'replace'))

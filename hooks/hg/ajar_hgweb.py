@@ -17,7 +17,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from mercurial import ui as uimod
 from mercurial.hgweb import hgweb_mod
 
-HOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ajar_hg.py')
+from ajar_hg import served_config
+
 _cache = {}
 _lock = threading.Lock()
 
@@ -27,18 +28,7 @@ class AjarHgweb(hgweb_mod.hgweb):
         env = req.rawenv
         user = env.get(b'REMOTE_USER', b'')
         write = env.get(b'AJAR_HG_WRITE') == b'1'
-        for section, name, value in (
-            (b'web', b'allow_read', user),
-            (b'web', b'allow-push', user if write else b''),
-            (b'web', b'allow_push', user if write else b''),
-            (b'web', b'deny_read', b''),
-            (b'web', b'deny_push', b''),
-            (b'web', b'push_ssl', b'false'),
-            (b'web', b'allow-archive', b''),
-            (b'phases', b'publish', b'false'),
-            (b'hooks', b'pretxnopen.ajar', b'python:%s:pretxnopen_readonly' % HOOKS.encode()),
-            (b'hooks', b'pretxnclose.ajar', b'python:%s:pretxnclose' % HOOKS.encode()),
-        ):
+        for section, name, value in served_config(user, write):
             repo.ui.setconfig(section, name, value, b'ajar')
         return super()._runwsgi(req, res, repo)
 
