@@ -16,6 +16,12 @@ export function gitConfig(edit?: (doc: ReturnType<typeof parseDocument>) => void
   return doc.toString();
 }
 
+/** The policy rules of a config document, as plain objects to edit and set back. */
+export function policyRules(doc: ReturnType<typeof parseDocument>): any[] {
+  const n = doc.getIn(['policy', 'rules']) as any;
+  return typeof n?.toJSON === 'function' ? n.toJSON() : n;
+}
+
 export const reposOf = (a: Ajar) => join(dirname(a.configFile), 'repos');
 
 export function runGit(args: string[], opts: { cwd?: string; env?: Record<string, string>; stdin?: string } = {}): Promise<CliResult> {

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { type Ajar, type CliResult } from './ajar.js';
-import { gitConfig, tempDir } from './git.js';
+import { gitConfig, policyRules, tempDir } from './git.js';
 
 export { tempDir };
 
@@ -18,7 +18,7 @@ export function hgConfig(edit?: (doc: ReturnType<typeof parseDocument>) => void)
   return gitConfig((doc) => {
     doc.set('hg', { root: './hgrepos', hook_accounts: ['hg-hooks'] });
     doc.setIn(['service_accounts', 'hg-hooks'], { description: 'Mercurial hooks of other servers' });
-    const rules = (doc.getIn(['policy', 'rules']) as any).toJSON();
+    const rules = policyRules(doc);
     rules.push(
       { name: 'billing-drafts', who: { groups: ['eng'] }, resources: ['hg:billing:default', 'hg:billing:topic-*', 'hg:billing:@feature-*'], actions: ['push', 'delete'], max_duration: '8h', approval: 'auto' },
       { name: 'billing-lifecycle', who: { groups: ['eng'] }, resources: ['hg:billing:default', 'hg:billing:topic-*'], actions: ['close-branch', 'publish', 'rewrite'], max_duration: '8h', approval: 'auto' },

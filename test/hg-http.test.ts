@@ -1,0 +1,324 @@
+// Plain hg against Ajar's Mercurial gateway: real hg client, Mercurial's own
+// hgweb behind it, Ajar's pretxnclose hook deciding every change.
+import { writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Ajar, startAjar } from './support/ajar.js';
+import { policyRules } from './support/git.js';
+import { hg, hgCommit, hgConfig, hgReposOf, hgUrl, makeHgRepo, runHg, serverLog, tempDir } from './support/hg.js';
+
+let a: Ajar;
+let repo: { dir: string; first: string };
+
+const config = hgConfig((doc) => {
+  const rules = policyRules(doc);
+  for (const r of rules) if (r.name === 'billing-stable') r.request_on_deny = true;
+  doc.setIn(['policy', 'rules'], rules);
+});
+
+async function request(resource: string, action: string, extra: string[] = [], as = 'alice') {
+  return a.json(['request', '--resource', resource, '--action', action, '--duration', '1h', '--reason', 'test', ...extra], { as });
+}
+
+async function clone(user = 'alice'): Promise<string> {
+  const work = tempDir('hgclone-');
+  await hg(['clone', '-q', await hgUrl(a, 'billing', user), work]);
+  return work;
+}
+
+const push = async (work: string, user = 'alice', extra: string[] = []) => runHg(['push', ...extra, await hgUrl(a, 'billing', user)], { cwd: work });
+
+/** A raw request to the gateway, path and headers exactly as given. */
+function raw(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; reason: string; text: string }> {
+  const u = new URL(a.url);
+  return new Promise((ok, fail) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, method, path, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', text }));
+    });
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+const basic = async (user: string) => `Basic ${Buffer.from(`${user}:${await a.token(user)}`).toString('base64')}`;
+
+beforeAll(async () => {
+  a = await startAjar({ config });
+  repo = await makeHgRepo(a, 'billing');
+  // alice reads billing and keeps drafts on default; other grants come per test.
+  await request('hg:billing', 'read');
+  await request('hg:billing:default', 'push');
+});
+afterAll(() => a?.stop());
+
+describe('pull and clone', () => {
+  it('a clone needs a read grant: refused with what to ask, then works; each pull is audited', async () => {
+    const r = await runHg(['clone', await hgUrl(a, 'billing', 'erin'), tempDir('hgclone-')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('erin has no active grant to read hg:billing');
+    expect(r.stderr).toContain('ajar request --resource hg:billing --action read');
+    await request('hg:billing', 'read', [], 'erin');
+    const work = await clone('erin');
+    expect(await hg(['log', '-r', 'tip', '-T', '{node}'], { cwd: work })).toBe(repo.first);
+    const pulls = (await a.json(['audit', '--local', '--type', 'hg.pull', '--user', 'erin'])) as any[];
+    expect(pulls.map((e) => e.outcome)).toEqual(['deny', 'allow']);
+    expect(pulls[1]).toMatchObject({ resource: 'hg:billing', action: 'read', details: { transport: 'http' } });
+  });
+
+  it('only the wire protocol on the repository URL: /api/, web pages and odd paths are refused', async () => {
+    const auth = { authorization: await basic('alice') };
+    for (const path of ['/hg/billing/api/', '/hg/billing/api/http-v2/ro/heads', '/hg/billing/json-log', '/hg/billing/raw-file/tip/README', '/hg/billing/']) {
+      expect((await raw('GET', path, auth)).status, path).toBe(404);
+    }
+    expect((await raw('GET', '/hg/billing', auth)).status).toBe(400);
+    expect((await raw('GET', '/hg/billing?cmd=capabilities', auth)).status).toBe(200);
+  });
+
+  it('a name that reaches outside the root or aliases a repository gets the answer of a missing one', async () => {
+    await makeHgRepo(a, 'outside', tempDir('elsewhere-'));
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync(join(tempDir('elsewhere-'), 'x'), join(hgReposOf(a), 'link'));
+    const auth = { authorization: await basic('alice') };
+    const ask = async (name: string) => {
+      const r = await raw('GET', `/hg/${name}?cmd=capabilities`, auth);
+      return { status: r.status, text: r.text.replaceAll(`hg:${name}`, 'hg:NAME') };
+    };
+    const missing = await ask('nothere');
+    expect(missing.status).toBe(403);
+    for (const name of ['..', '../billing', '%2e%2e/billing', 'Billing', '-billing', '.billing', '/billing', 'billing/.hg', 'link', 'billing//x']) {
+      expect(await ask(name), name).toEqual(missing);
+    }
+  });
+});
+
+describe('the wire protocol is read as Mercurial reads it', () => {
+  it('a write hidden in a batch, in a GET, or behind a moved cmd is refused before hgweb sees it', async () => {
+    const alice = { authorization: await basic('alice') };
+    const dave = { authorization: await basic('dave') };
+    await request('hg:billing', 'read', [], 'dave');
+    const pushkey = 'pushkey namespace=bookmarks,key=evil,old=,new=' + repo.first;
+    // pushkey or unbundle by GET, directly or inside a batch (query, headers or body arguments)
+    expect((await raw('GET', '/hg/billing?cmd=unbundle', alice)).status).toBe(405);
+    expect((await raw('GET', `/hg/billing?cmd=pushkey&namespace=bookmarks&key=evil&old=&new=${repo.first}`, alice)).status).toBe(405);
+    expect((await raw('GET', `/hg/billing?cmd=batch&cmds=${encodeURIComponent(`heads ;${pushkey}`)}`, alice)).status).toBe(405);
+    expect((await raw('GET', '/hg/billing?cmd=batch', { ...alice, 'x-hgarg-1': `cmds=${encodeURIComponent(`heads ;${pushkey}`)}` })).status).toBe(405);
+    // A reader (dave has read only) cannot POST a batch hiding a pushkey.
+    const hidden = Buffer.from(`cmds=${encodeURIComponent(`heads ;${pushkey}`)}`);
+    const viaBody = await raw('POST', '/hg/billing?cmd=batch', { ...dave, 'x-hgargs-post': String(hidden.length), 'content-type': 'application/mercurial-0.1' }, hidden);
+    expect(viaBody.status).toBe(403);
+    expect(viaBody.reason).toContain('dave has no active grant to push to hg:billing');
+    // The headers' arguments replace the query's, as in Mercurial: a harmless query does not hide them.
+    const moved = await raw('POST', `/hg/billing?cmd=batch&cmds=heads+`, { ...dave, 'x-hgarg-1': `cmds=${encodeURIComponent(pushkey)}`, 'content-type': 'application/mercurial-0.1' }, Buffer.alloc(0));
+    expect(moved.status).toBe(403);
+    // cmd given twice, or hidden in header or body arguments, is refused outright.
+    expect((await raw('GET', '/hg/billing?cmd=heads&cmd=unbundle', alice)).status).toBe(400);
+    expect((await raw('GET', '/hg/billing?cmd=heads', { ...alice, 'x-hgarg-1': 'cmd=unbundle' })).status).toBe(400);
+    // Nothing moved.
+    expect(await hg(['bookmarks', '-R', repo.dir, '-T', '{bookmark}\\n'])).not.toContain('evil');
+    // A plain read batch works.
+    expect((await raw('GET', `/hg/billing?cmd=batch&cmds=${encodeURIComponent('heads ;known nodes=')}`, dave)).status).toBe(200);
+  });
+
+  it('identity headers from the client change nothing', async () => {
+    const r = await raw('GET', '/hg/billing?cmd=capabilities', { 'remote-user': 'alice', 'x-forwarded-user': 'alice', 'x-ajar-user': 'alice', 'x-ajar-write': '1' });
+    expect(r.status).toBe(401);
+    // erin has no push grant; claiming alice's identity to hgweb does not give her one.
+    const work = await clone('erin');
+    await hgCommit(work);
+    const p = await runHg(['push', '--config', 'http.header.x-ajar-user=alice', await hgUrl(a, 'billing', 'erin')], { cwd: work });
+    expect(p.code).not.toBe(0);
+  });
+});
+
+describe('push', () => {
+  it('new changesets need push on their branch; a new branch without a grant is refused whole, per change', async () => {
+    const work = await clone();
+    const c1 = await hgCommit(work, 'on default');
+    const ok = await push(work);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout + ok.stderr).toContain('ajar: push to billing allowed for alice: branch default (push, grt_');
+    expect((await serverLog(repo.dir)).get(c1)).toBe('default draft');
+
+    await hg(['branch', '-q', 'stable'], { cwd: work });
+    const s1 = await hgCommit(work, 'on stable');
+    await hg(['update', '-q', 'default'], { cwd: work });
+    const c2 = await hgCommit(work, 'default again');
+    const refused = await push(work, 'alice', ['--new-branch']);
+    expect(refused.code).not.toBe(0);
+    const out = refused.stdout + refused.stderr;
+    expect(out).toContain('push to billing refused for alice: 1 of 2 change(s) not covered by an active grant');
+    expect(out).toContain('branch stable: 1 new changeset(s) needs push; no active grant for push on hg:billing:stable');
+    expect(out).toMatch(/branch default: 1 new changeset\(s\) needs push; allowed by grt_/);
+    // The rule says so: the refusal filed the request for the lead.
+    expect(out).toMatch(/filed request req_\w+ for push on hg:billing:stable/);
+    const log = await serverLog(repo.dir);
+    expect(log.has(s1)).toBe(false);
+    expect(log.has(c2)).toBe(false);
+  });
+
+  it('a merge that brings in a changeset from a branch without a grant is refused', async () => {
+    const work = await clone();
+    await hg(['branch', '-q', 'stable'], { cwd: work });
+    const s = await hgCommit(work, 'stable work', 'stable-file');
+    await hg(['update', '-q', 'default'], { cwd: work });
+    await hg(['merge', '-q', 'stable'], { cwd: work });
+    await hg(['commit', '-m', 'merge stable into default'], { cwd: work });
+    const r = await runHg(['push', '-r', 'default', '--new-branch', await hgUrl(a, 'billing', 'alice')], { cwd: work });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('no active grant for push on hg:billing:stable');
+    expect((await serverLog(repo.dir)).has(s)).toBe(false);
+  });
+
+  it('closing a branch needs close-branch', async () => {
+    const work = await clone();
+    await hg(['branch', '-q', 'topic-x'], { cwd: work });
+    await hgCommit(work, 'topic work');
+    await request('hg:billing:topic-*', 'push');
+    expect((await push(work, 'alice', ['--new-branch'])).code).toBe(0);
+    await hg(['commit', '--close-branch', '-m', 'done with topic-x'], { cwd: work });
+    const r = await push(work);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('branch topic-x: close the branch needs close-branch; no active grant for close-branch on hg:billing:topic-x');
+    await request('hg:billing:topic-*', 'close-branch');
+    expect((await push(work)).code).toBe(0);
+  });
+
+  it('bookmarks: create and move need push, delete needs delete, names outside the grant are refused — with or without pushkey compatibility', async () => {
+    await request('hg:billing:@feature-*', 'push');
+    for (const compat of ['True', 'False']) {
+      writeFileSync(join(repo.dir, '.hg', 'hgrc'), `[phases]\npublish = False\n[experimental]\nevolution = all\n[server]\nbookmarks-pushkey-compat = ${compat}\n`);
+      const work = await clone();
+      const name = `feature-${compat}`;
+      await hgCommit(work);
+      await hg(['bookmark', name], { cwd: work });
+      expect((await push(work, 'alice', ['-B', name])).code, compat).toBe(0);
+      expect(await hg(['bookmarks', '-R', repo.dir, '-T', '{bookmark}\\n'])).toContain(name);
+      await hgCommit(work);
+      expect((await push(work, 'alice', ['-B', name])).code, `move ${compat}`).toBe(0);
+      await hg(['bookmark', 'release'], { cwd: work });
+      const r = await push(work, 'alice', ['-B', 'release']);
+      expect(r.code, compat).not.toBe(0);
+      expect(r.stdout + r.stderr).toContain('bookmark release: create the bookmark needs push; no active grant for push on hg:billing:@release');
+      expect(await hg(['bookmarks', '-R', repo.dir, '-T', '{bookmark}\\n'])).not.toContain('release');
+      await hg(['bookmark', '-d', name], { cwd: work });
+      const del = await push(work, 'alice', ['-B', name]);
+      expect(del.stdout + del.stderr, compat).toContain(`bookmark ${name}: delete the bookmark needs delete`);
+    }
+  });
+
+  it('publishing a draft needs publish', async () => {
+    await request('hg:billing', 'read', [], 'erin');
+    await request('hg:billing:default', 'push', [], 'erin');
+    const work = await clone('erin');
+    const c = await hgCommit(work, 'to publish');
+    const r = await runHg(['push', '--publish', await hgUrl(a, 'billing', 'erin')], { cwd: work });
+    expect(r.code).not.toBe(0);
+    // --publish makes public the pushed changeset and its draft ancestors.
+    expect(r.stdout + r.stderr).toMatch(/branch default: publish \d+ draft changeset\(s\) needs publish; no active grant for publish on hg:billing:default/);
+    expect((await serverLog(repo.dir)).has(c)).toBe(false);
+    const plain = await runHg(['push', await hgUrl(a, 'billing', 'erin')], { cwd: work });
+    expect(plain.code, plain.stdout + plain.stderr).toBe(0);
+    expect((await serverLog(repo.dir)).get(c)).toBe('default draft');
+    await hg(['phase', '--public', '-r', c], { cwd: work });
+    const again = await runHg(['push', await hgUrl(a, 'billing', 'erin')], { cwd: work });
+    expect(again.stdout + again.stderr).toContain('needs publish');
+    expect((await serverLog(repo.dir)).get(c)).toBe('default draft');
+    await request('hg:billing:default', 'publish', [], 'erin');
+    // Only the phase moves now (hg push says "no changes found" and exits 1).
+    const published = await runHg(['push', await hgUrl(a, 'billing', 'erin')], { cwd: work });
+    expect(published.stdout + published.stderr).not.toContain('refused');
+    expect((await serverLog(repo.dir)).get(c)).toBe('default public');
+  });
+
+  it('rewriting a draft needs rewrite; a marker that obsoletes a public changeset is always refused', async () => {
+    await request('hg:billing', 'read', [], 'erin');
+    await request('hg:billing:default', 'push', [], 'erin');
+    const erin = await clone('erin');
+    const d = await hgCommit(erin, 'draft to amend');
+    expect((await push(erin, 'erin')).code).toBe(0);
+    writeFileSync(join(erin, 'change'), 'amended\n');
+    await hg(['commit', '--amend', '-m', 'amended'], { cwd: erin });
+    const r = await push(erin, 'erin', ['--force']);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain(`changeset ${d.slice(0, 12)}: obsolete a changeset on default needs rewrite`);
+    await request('hg:billing:default', 'rewrite', [], 'erin');
+    expect((await push(erin, 'erin', ['--force'])).code).toBe(0);
+    expect((await serverLog(repo.dir, 'obsolete()')).has(d)).toBe(true);
+    // A marker pruning the public first changeset: refused even with rewrite.
+    await hg(['debugobsolete', repo.first], { cwd: erin });
+    const pub = await push(erin, 'erin', ['--force']);
+    expect(pub.stdout + pub.stderr).toContain(`obsolescence marker for public changeset ${repo.first.slice(0, 12)}: public history cannot be rewritten`);
+    expect((await serverLog(repo.dir, 'obsolete()')).has(repo.first)).toBe(false);
+  });
+
+  it('a grant for one push is consumed by the first push it allows', async () => {
+    await request('hg:billing', 'read', [], 'erin');
+    const once = await request('hg:billing:topic-*', 'push', ['--uses', '1'], 'erin');
+    const work = await clone('erin');
+    await hg(['branch', '-q', 'topic-once'], { cwd: work });
+    await hgCommit(work);
+    const first = await push(work, 'erin', ['--new-branch']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout + first.stderr).toContain(`grant ${once.grantId}: its last use is this push; it has ended`);
+    await hgCommit(work);
+    expect((await push(work, 'erin')).code).not.toBe(0);
+  });
+
+  it('a grant that ends during the push allows nothing', async () => {
+    await request('hg:billing', 'read', [], 'erin');
+    const g = await request('hg:billing:topic-*', 'push', [], 'erin');
+    expect(g.state).toBe('approved');
+    const work = await clone('erin');
+    await hg(['branch', '-q', 'topic-late'], { cwd: work });
+    const c = await hgCommit(work);
+    const bundle = join(tempDir('bundle-'), 'b.hg');
+    await hg(['bundle', '-q', '-r', c, '--base', repo.first, '--type', 'none-v2', bundle], { cwd: work });
+    const { readFileSync } = await import('node:fs');
+    const body = readFileSync(bundle);
+    const start = a.now();
+    try {
+      const before = a.serverLog().split('hg push started').length;
+      const u = new URL(a.url);
+      const authorization = await basic('erin');
+      const res = await new Promise<string>((ok, fail) => {
+        const headers = { authorization, 'content-type': 'application/mercurial-0.1', 'content-length': String(body.length), 'x-hgarg-1': `heads=${Buffer.from('force').toString('hex')}` };
+        const req = httpRequest({ host: u.hostname, port: u.port, method: 'POST', path: '/hg/billing?cmd=unbundle', headers }, (r) => {
+          let t = '';
+          r.on('data', (d) => (t += d));
+          r.on('end', () => ok(t));
+        });
+        req.on('error', fail);
+        // Half the bundle, then — once the gateway let the push in — the grant ends, then the rest.
+        req.write(body.subarray(0, Math.floor(body.length / 2)));
+        void (async () => {
+          while (a.serverLog().split('hg push started').length === before) await new Promise((r) => setTimeout(r, 20));
+          a.advance(3601);
+          req.end(body.subarray(Math.floor(body.length / 2)));
+        })();
+      });
+      // The reply is a bundle2 stream; what the hook said is in it, as Mercurial sends it.
+      expect(res).toContain('pretxnclose.ajar hook failed');
+      expect((await serverLog(repo.dir)).has(c)).toBe(false);
+      const denied = (await a.json(['audit', '--local', '--type', 'hg.push', '--user', 'erin'])) as any[];
+      expect(denied.at(-1)).toMatchObject({ outcome: 'deny', reason: 'no active grant for push on hg:billing:topic-late' });
+    } finally {
+      a.setClock(start);
+    }
+  });
+
+  it('every push is audited with the pusher, changesets, branches and bookmarks, and the grant of each', async () => {
+    const events = (await a.json(['audit', '--local', '--type', 'hg.push'])) as any[];
+    const allowed = events.find((e) => e.outcome === 'allow' && e.details.changes.some((c: any) => c.type === 'bookmark'));
+    expect(allowed).toMatchObject({ subject: 'alice', resource: 'hg:billing', details: { transport: 'http' } });
+    const bm = allowed.details.changes.find((c: any) => c.type === 'bookmark');
+    expect(bm).toMatchObject({ bookmark: 'feature-True', op: 'create', action: 'push' });
+    expect(bm.grantId).toMatch(/^grt_/);
+    const cs = events.find((e) => e.outcome === 'allow').details.changes.find((c: any) => c.type === 'changesets');
+    expect(cs.nodes[0]).toMatch(/^[0-9a-f]{40}$/);
+    expect(events.some((e) => e.outcome === 'deny' && e.reason === 'no active grant for push on hg:billing:stable')).toBe(true);
+    expect((await a.cli(['audit', 'verify', '--local'])).code).toBe(0);
+  });
+});
