@@ -80,6 +80,19 @@ it('the quick start works from a fresh directory: serve, token, request, approve
     expect((await git(['push', 'origin', 'HEAD:feature/inc-7'], work)).stderr).toContain('ajar request --resource git:payments:feature/inc-7 --action push');
     await ajar(['request', '--resource', 'git:payments:feature/**', '--action', 'push', '--duration', '1h', '--reason', 'fix INC-7'], withUrl);
     expect((await git(['push', 'origin', 'HEAD:feature/inc-7'], work)).code).toBe(0);
+
+    // And plain hg, the token in [auth] as docs/hg.md says.
+    const hg = (args: string[]) =>
+      new Promise<{ code: number; stderr: string }>((ok) => {
+        const p = spawn('hg', ['--config', `auth.ajar.prefix=${url}/hg/`, '--config', 'auth.ajar.username=alice', '--config', `auth.ajar.password=${alice}`, ...args], { cwd, env: { ...env, HGPLAIN: '1', HGUSER: 'a' } });
+        let stderr = '';
+        p.stderr.on('data', (d) => (stderr += d));
+        p.on('exit', (code) => ok({ code: code ?? 1, stderr }));
+      });
+    expect((await hg(['init', '.ajar/hgrepos/billing'])).code).toBe(0);
+    expect((await hg(['clone', `${url}/hg/billing`, 'billing-denied'])).stderr).toContain('alice has no active grant to read hg:billing');
+    await ajar(['request', '--resource', 'hg:billing', '--action', 'read', '--duration', '1h', '--reason', 'fix INC-7'], withUrl);
+    expect((await hg(['clone', `${url}/hg/billing`])).code).toBe(0);
     await ajar(['logout']);
     expect((await ajar(['whoami'])).stdout).toContain('local:');
   } finally {
