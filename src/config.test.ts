@@ -37,7 +37,7 @@ describe('parseConfig', () => {
     expect(c.identities.get('deployer')?.kind).toBe('service_account');
     expect([...c.groups.keys()]).toEqual(['eng', 'leads', 'security', 'qa', 'deployers']);
     expect(c.resources.map((r) => r.id)).toEqual(['git:payments', 'hg:billing', 'env:payments:production']);
-    expect(c.policy.rules.map((r) => r.name)).toEqual(['release-push', 'feature-branches', 'developer-read', 'qa-read', 'billing-stable', 'production-deploy', 'emergency-push']);
+    expect(c.policy.rules.map((r) => r.name)).toEqual(['release-push', 'feature-branches', 'developer-read', 'qa-read', 'billing-drafts', 'billing-stable', 'production-deploy', 'emergency-push']);
     expect(c.policy.rules.find((r) => r.name === 'release-push')).toMatchObject({ maxDurationSeconds: 7200, defaultDurationSeconds: 3600, approval: { stages: [{ groups: ['leads'], count: 1, distinct: null }] } });
     expect(c.policy.rules.find((r) => r.name === 'feature-branches')).toMatchObject({ approval: 'auto', actions: ['push', 'force-push', 'delete'] });
     expect(c.policy.rules.find((r) => r.name === 'production-deploy')).toMatchObject({ maxUses: 1, maxDurationSeconds: 1800, who: { service_accounts: ['deployer'] } });
@@ -154,7 +154,7 @@ describe('ConfigError', () => {
       expect.arrayContaining([
         expect.stringMatching(new RegExp(`^ajar\\.yaml:${lineOf(bad, 'prot:')}:\\d+: server\\.prot: unknown key "prot"`)),
         expect.stringMatching(new RegExp(`^ajar\\.yaml:${lineOf(bad, 'pending_tll')}:\\d+: policy\\.pending_tll: unknown key "pending_tll"`)),
-        expect.stringMatching(new RegExp(`^ajar\\.yaml:${lineOf(bad, 'half an hour')}:\\d+: policy\\.rules\\.5\\.max_duration: write a duration`)),
+        expect.stringMatching(new RegExp(`^ajar\\.yaml:${lineOf(bad, 'half an hour')}:\\d+: policy\\.rules\\.6\\.max_duration: write a duration`)),
       ]),
     );
   });

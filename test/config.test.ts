@@ -19,7 +19,7 @@ describe('config validation', () => {
   it('the example config is valid', async () => {
     const r = await run(process.execPath, [CLI, 'config', 'check', EXAMPLE_CONFIG], process.env);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('ok (6 identities, 3 resources, 7 rules)');
+    expect(r.stdout).toContain('ok (6 identities, 3 resources, 8 rules)');
   });
 
   it('serve refuses a malformed config, naming file:line:col, and never listens', async () => {

@@ -20,7 +20,7 @@ export function hgConfig(edit?: (doc: ReturnType<typeof parseDocument>) => void)
     doc.setIn(['service_accounts', 'hg-hooks'], { description: 'Mercurial hooks of other servers' });
     const rules = policyRules(doc);
     rules.push(
-      { name: 'billing-drafts', who: { groups: ['eng'] }, resources: ['hg:billing:default', 'hg:billing:topic-*', 'hg:billing:@feature-*'], actions: ['push', 'delete'], max_duration: '8h', approval: 'auto' },
+      { name: 'billing-work', who: { groups: ['eng'] }, resources: ['hg:billing:default', 'hg:billing:topic-*', 'hg:billing:@feature-*'], actions: ['push', 'delete'], max_duration: '8h', approval: 'auto' },
       { name: 'billing-lifecycle', who: { groups: ['eng'] }, resources: ['hg:billing:default', 'hg:billing:topic-*'], actions: ['close-branch', 'publish', 'rewrite'], max_duration: '8h', approval: 'auto' },
     );
     doc.setIn(['policy', 'rules'], rules);
