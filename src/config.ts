@@ -16,6 +16,7 @@ import {
 } from './domain/resource.js';
 import { type AutomaticRule, compileCondition, isTimeZone } from './policy/conditions.js';
 import { loadSchedule, type Schedule } from './policy/oncall.js';
+import { isPolicyDocument, type ReadFile, readText } from './policy/policy-file.js';
 import type { Approvers, Policy, PolicyRule } from './policy/policy.js';
 
 const NAME = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'use lower-case letters, digits, ".", "_" and "-" (at most 64)');
@@ -116,11 +117,13 @@ const fileSchema = z.strictObject({
   resources: z
     .array(z.strictObject({ id: z.string(), labels: LABELS.default({}), description: z.string().optional() }))
     .default([]),
+  /** the policy in its own file (what `policy:` would hold), relative to this file */
+  policy_file: z.string().min(1).optional(),
   policy: z
     .strictObject({
       pending_ttl: DURATION.default('24h'),
       timezone: z.string().default('UTC'),
-      /** on-call schedule (rotations of shifts), relative to this file */
+      /** on-call schedule (rotations of shifts), relative to the file holding the policy */
       oncall_file: z.string().optional(),
       rules: z.array(ruleSchema).default([]),
       automatic: z
@@ -180,6 +183,10 @@ export interface Config {
   groups: Map<string, { description?: string | undefined }>;
   resources: ConfiguredResource[];
   policy: Policy;
+  /** the policy's own file (policy_file), absolute; undefined when the policy is inline */
+  policyFile?: string | undefined;
+  /** the config file's text: `ajar policy simulate` re-reads it with a new policy file */
+  source?: string | undefined;
   workers: { sweepIntervalSeconds: number };
   /** root: absolute path of the served repositories, when Ajar serves Git */
   git: { root: string | undefined; hookAccounts: string[] };
@@ -204,7 +211,55 @@ export function loadConfigFile(file: string): Config {
   return parseConfig(text, file);
 }
 
-export function parseConfig(text: string, file = 'config'): Config {
+export interface ParseOptions {
+  /** reads the files the config names (policy_file, oncall_file); default: from disk */
+  read?: ReadFile | undefined;
+  /** this policy file instead of the config's own policy (simulating a new policy) */
+  policy?: { text: string; file: string } | undefined;
+}
+
+export function parseConfig(text: string, file = 'config', opts: ParseOptions = {}): Config {
+  const read = opts.read ?? readText;
+  const main = parseYamlFile(text, file);
+  const policy = opts.policy ? parseYamlFile(opts.policy.text, opts.policy.file) : policyFileOf(main, read);
+  if (!policy && isPolicyDocument(main.raw)) {
+    throw new ConfigError([`${file}: this is a policy file (rules at the top level), not a config; name it with policy_file: in a config and give that config (e.g. ajar policy check CONFIG)`]);
+  }
+  // Paths under policy: live in the policy file when there is one, so its problems name it.
+  const locate = (path: (string | number)[]) => (policy && path[0] === 'policy' ? { doc: policy, path: path.slice(1) } : { doc: main, path });
+  const at = (path: (string | number)[]) => {
+    const l = locate(path);
+    return l.doc.at(l.path);
+  };
+  const raw = policy && isRecord(main.raw) ? { ...main.raw, policy: policy.raw } : main.raw;
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const { doc, path } = locate(i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)));
+        if (i.code === 'unrecognized_keys') {
+          // Point at the misspelt key itself, not at the map holding it.
+          return i.keys
+            .map((k) => `${doc.atKey(path, k)}: ${[...path, k].join('.')}: unknown key "${k}" (remove it or fix its spelling)`)
+            .join('\n  ');
+        }
+        const message = /received undefined$/.test(i.message) ? 'is required' : i.message;
+        return `${doc.at(path)}: ${path.join('.') || '(top level)'}: ${message}`;
+      }),
+    );
+  }
+  return { ...build(parsed.data, file, at, { policyFile: policy?.file, read }), source: text };
+}
+
+/** A parsed YAML file that can tell where a path in it is (file:line:col). */
+interface LocatedYaml {
+  file: string;
+  raw: unknown;
+  at(path: (string | number)[]): string;
+  atKey(path: (string | number)[], key: string): string;
+}
+
+function parseYamlFile(text: string, file: string): LocatedYaml {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const where = (offset: number | undefined) => {
@@ -215,26 +270,31 @@ export function parseConfig(text: string, file = 'config'): Config {
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `${where(e.pos[0])}: ${e.message.split('\n')[0]}`));
   }
-  const at = (path: (string | number)[]) => where(nodeOffset(doc, path));
-  const atKey = (path: (string | number)[], key: string) => where(keyOffset(doc, path, key) ?? nodeOffset(doc, [...path, key]));
-  const raw = doc.toJS() ?? {};
-  const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
-        const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-        if (i.code === 'unrecognized_keys') {
-          // Point at the misspelt key itself, not at the map holding it.
-          return i.keys
-            .map((k) => `${atKey(path, k)}: ${[...path, k].join('.')}: unknown key "${k}" (remove it or fix its spelling)`)
-            .join('\n  ');
-        }
-        const message = /received undefined$/.test(i.message) ? 'is required' : i.message;
-        return `${at(path)}: ${path.join('.') || '(top level)'}: ${message}`;
-      }),
-    );
+  return {
+    file,
+    raw: doc.toJS() ?? {},
+    at: (path) => where(nodeOffset(doc, path)),
+    atKey: (path, key) => where(keyOffset(doc, path, key) ?? nodeOffset(doc, [...path, key])),
+  };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The policy file a config names (policy_file:, relative to the config), parsed; undefined when the policy is inline. */
+function policyFileOf(config: LocatedYaml, read: ReadFile): LocatedYaml | undefined {
+  const raw = config.raw;
+  if (!isRecord(raw) || typeof raw.policy_file !== 'string') return undefined; // a non-string is reported by the schema
+  if ('policy' in raw) {
+    throw new ConfigError([`${config.atKey([], 'policy_file')}: policy_file: the policy is either in this file (policy:) or in its own file (policy_file:), not both; remove one`]);
   }
-  return build(parsed.data, file, at);
+  const path = resolve(dirname(config.file), raw.policy_file);
+  let text: string;
+  try {
+    text = read(path);
+  } catch (e) {
+    throw new ConfigError([`${config.at(['policy_file'])}: policy_file: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); the path is relative to ${config.file}`]);
+  }
+  return parseYamlFile(text, path);
 }
 
 /** Offset of the key `key` in the map at `path`. */
@@ -256,15 +316,16 @@ function nodeOffset(doc: Document, path: (string | number)[]): number | undefine
 
 type FileConfig = z.infer<typeof fileSchema>;
 
-/** JSON Schema of the config file, for editor completion (`ajar policy schema`). */
-export function configJsonSchema(): Record<string, unknown> {
+/** JSON Schema of the config file, or of a policy file, for editor completion (`ajar policy schema`). */
+export function configJsonSchema(of: 'config' | 'policy' = 'config'): Record<string, unknown> {
+  const schema = of === 'policy' ? fileSchema.shape.policy : fileSchema;
   return {
-    ...(z.toJSONSchema(fileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>),
-    title: 'Ajar configuration (identities, resources, policy)',
+    ...(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>),
+    title: of === 'policy' ? 'Ajar policy file (policy_file: of the config)' : 'Ajar configuration (identities, resources, policy)',
   };
 }
 
-function build(f: FileConfig, file: string, at: (path: (string | number)[]) => string): Config {
+function build(f: FileConfig, file: string, at: (path: (string | number)[]) => string, opts: { policyFile: string | undefined; read: ReadFile }): Config {
   const problems: string[] = [];
   const groups = new Map(Object.entries(f.groups).map(([k, v]) => [k, v ?? {}]));
   const identities = new Map<string, Identity>();
@@ -314,8 +375,10 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
   });
 
   let schedule: Schedule = new Map();
-  if (f.policy.oncall_file) {
-    const loaded = loadSchedule(resolve(dirname(file), f.policy.oncall_file), (u) => identities.has(u));
+  // The schedule is named relative to the file holding the policy.
+  const oncallFile = f.policy.oncall_file ? resolve(dirname(opts.policyFile ?? file), f.policy.oncall_file) : undefined;
+  if (oncallFile) {
+    const loaded = loadSchedule(oncallFile, (u) => identities.has(u), opts.read);
     if ('problems' in loaded) problems.push(...loaded.problems);
     else schedule = loaded.schedule;
   }
@@ -481,7 +544,8 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     identities,
     groups,
     resources,
-    policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic, oncall: schedule, oncallFile: f.policy.oncall_file ? resolve(dirname(file), f.policy.oncall_file) : undefined },
+    policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic, oncall: schedule, oncallFile },
+    policyFile: opts.policyFile,
     workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5 },
     git: { root: f.git.root ? resolve(dirname(file), f.git.root) : undefined, hookAccounts: f.git.hook_accounts },
     hg: { root: f.hg.root ? resolve(dirname(file), f.hg.root) : undefined, hookAccounts: f.hg.hook_accounts, python: f.hg.python },

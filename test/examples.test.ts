@@ -23,3 +23,25 @@ describe('examples/policies', () => {
     });
   }
 });
+
+describe('examples/split: the policy in its own file', () => {
+  const split = join(import.meta.dirname, '..', 'examples', 'split');
+
+  it('ajar policy check checks the config and the policy file it names', async () => {
+    const r = await run(process.execPath, [CLI, 'policy', 'check', join(split, 'ajar.yaml'), '--json'], process.env);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, identities: 5, resources: 1, rules: 2, policyFile: join(split, 'policy.yaml') });
+  });
+
+  it('its policy tests pass', async () => {
+    const r = await run(process.execPath, [CLI, 'policy', 'test', join(split, 'ajar.policy-test.yaml')], process.env);
+    expect(r.stdout).toMatch(/^4 passed, 0 failed$/m);
+    expect(r.code).toBe(0);
+  });
+
+  it('given the policy file instead of the config, check says which file to give', async () => {
+    const r = await run(process.execPath, [CLI, 'policy', 'check', join(split, 'policy.yaml')], process.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('this is a policy file (rules at the top level), not a config; name it with policy_file: in a config');
+  });
+});

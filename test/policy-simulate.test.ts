@@ -1,6 +1,6 @@
 // `ajar policy simulate`: what a policy change would have done to the requests
 // already recorded.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ajar, EXAMPLE_CONFIG, startAjar } from './support/ajar.js';
@@ -54,5 +54,64 @@ describe('policy simulate', () => {
     expect(r.stderr).toContain('the new policy is invalid');
     expect(r.stderr).toMatch(/broken\.yaml:\d+:\d+/);
     expect((await ajar.cli(['policy', 'simulate', ajar.configFile], { as: 'alice' })).stderr).toContain('needs an Ajar admin');
+  });
+
+  it('replays automatic rules and conditional stages at the recorded times, with the recorded ticket', async () => {
+    // Friday 2026-11-20 in Berlin: 18:30 is after hours, 11:00 is not.
+    ajar.setClock('2026-11-20T17:30:00Z');
+    ids.evening = (await ajar.json(['request', '-r', 'git:payments:release/3', '-a', 'push', '--reason', 'late fix'], { as: 'erin' })).id;
+    ajar.setClock('2026-11-20T10:00:00Z');
+    ids.ops = (await ajar.json(['request', '-r', 'git:payments:release/4', '-a', 'push', '--ticket', 'OPS-1', '--reason', 'ops'], { as: 'erin' })).id;
+    ajar.setClock('2026-11-23T09:00:00Z'); // Monday 10:00 in Berlin: in work hours now, unlike the evening request
+    const dir = join(ajar.dataDir, '..', 'cel');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'oncall.yml'), 'rotations:\n  payments-lead:\n    shifts:\n      - { user: bob, from: "2026-11-01T00:00:00Z", to: "2026-12-01T00:00:00Z" }\n');
+    const automatic = `  automatic:
+    - name: payments-team-in-work-hours
+      decision: approve
+      when: '"team" in requester.attributes && requester.attributes["team"] == "payments" && time.weekday <= 5 && time.hour >= 9 && time.hour < 18'
+    - name: no-weekends
+      decision: deny
+      reason: nothing changes on weekends
+      when: time.weekday > 5
+    - name: no-ops-tickets
+      decision: deny
+      when: request.ticket.startsWith("OPS-")
+`;
+    const next = readFileSync(EXAMPLE_CONFIG, 'utf8')
+      .replace('  pending_ttl: 24h\n', `  pending_ttl: 24h\n  timezone: Europe/Berlin\n  oncall_file: oncall.yml\n${automatic}`)
+      .replace(
+        '      approval: { groups: [leads], count: 1 }\n',
+        '      approval:\n        stages:\n          - { groups: [leads], count: 1 }\n          - { oncall: [payments-lead], count: 1, when: "time.weekday > 5 || time.hour < 9 || time.hour >= 18" }\n',
+      );
+    expect(next).toContain('oncall: [payments-lead]');
+    expect(next).toContain('name: no-ops-tickets');
+    writeFileSync(join(dir, 'ajar.yaml'), next);
+    const s = await ajar.json(['policy', 'simulate', join(dir, 'ajar.yaml'), '--since', '30d']);
+    expect(s).toMatchObject({ replayed: 'config', requests: 6, changed: 4, summary: { nowAutoDenied: 2, nowAuto: 1, otherApprovers: 1, newlyRefused: 0, nowReviewed: 0 } });
+    const by = Object.fromEntries(s.changes.map((c: any) => [c.id, c.changes]));
+    expect(by).toEqual({
+      // Sunday 2026-11-01
+      [ids.old]: ['would be auto-denied by rule no-weekends (nothing changes on weekends)'],
+      // alice is on the payments team; Friday 10:00 in Berlin
+      [ids.release]: ['would be auto-approved by rule payments-team-in-work-hours instead of reviewed'],
+      [ids.evening]: ['would also need 1 of on-call payments-lead (rule release-push)'],
+      [ids.ops]: ['would be auto-denied by rule no-ops-tickets'],
+    });
+    const human = await ajar.cli(['policy', 'simulate', join(dir, 'ajar.yaml'), '--since', '30d']);
+    expect(human.stdout).toContain('4 would change: 0 refused, 2 now auto-denied, 0 no longer auto-denied, 1 now auto-approved');
+    expect(human.stdout).toContain('would also need 1 of on-call payments-lead (rule release-push)');
+  });
+
+  it('replays a request as it was asked, not as an approver narrowed it', async () => {
+    ajar.setClock('2026-11-22T09:00:00Z');
+    const r = await ajar.json(['request', '-r', 'git:payments:release/5', '-a', 'push', '-d', '2h', '--reason', 'r5'], { as: 'alice' });
+    expect((await ajar.json(['approve', r.id, '--duration', '30m'], { as: 'bob' })).request.durationSeconds).toBe(1800);
+    ajar.setClock('2026-11-23T09:00:00Z');
+    const file = join(ajar.dataDir, '..', 'one-hour.yaml');
+    writeFileSync(file, readFileSync(EXAMPLE_CONFIG, 'utf8').replace('      default_duration: 1h\n      max_duration: 2h\n      approval: { groups: [leads], count: 1 }', '      default_duration: 1h\n      max_duration: 1h\n      approval: { groups: [leads], count: 1 }'));
+    const s = await ajar.json(['policy', 'simulate', file, '--since', '2026-11-22T00:00:00Z', '--until', '2026-11-22T23:00:00Z']);
+    expect(s).toMatchObject({ requests: 1, changed: 1 });
+    expect(s.changes[0].changes).toEqual(['asked 2h, more than the new maximum 1h']);
   });
 });

@@ -1,7 +1,7 @@
 // The config is reloaded without a restart; a bad file keeps the old one.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ajar, startAjar } from './support/ajar.js';
+import { type Ajar, startAjar, until } from './support/ajar.js';
 
 let ajar: Ajar;
 beforeAll(async () => {
@@ -10,15 +10,6 @@ beforeAll(async () => {
 afterAll(() => ajar?.stop());
 
 const maxFor = async () => (await ajar.json(['policy', 'explain', '--as', 'alice', '-a', 'push', '-r', 'git:payments:release/1'])).maxDurationSeconds;
-
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  let v = await what();
-  for (let i = 0; i < 50 && !ok(v); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    v = await what();
-  }
-  return v;
-}
 
 describe('config reload', () => {
   it('SIGHUP applies a changed policy at once, audits it, and new requests carry the new version', async () => {

@@ -1,11 +1,13 @@
 // Policy questions answered without filing anything.
-import { ConfigError, type Identity, parseConfig } from '../config.js';
+import { type Config, ConfigError, type Identity, parseConfig } from '../config.js';
 import { parseDuration } from '../domain/duration.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { type Explanation, explainRequest } from '../policy/explain.js';
-import { type Simulation, simulate } from '../policy/simulate.js';
+import { isPolicyText, readFrom } from '../policy/policy-file.js';
+import { type RecordedRequest, type Simulation, simulate } from '../policy/simulate.js';
 import { type Actor, type AppContext, activeIdentity, requireAdmin } from './context.js';
 import { jsonList, onCallNow, planOf, requestVars, resolveResources } from './requests.js';
+import { json } from './views.js';
 import { automaticDecision } from '../policy/conditions.js';
 import { applyStageConditions } from '../policy/policy.js';
 
@@ -41,8 +43,19 @@ export async function explain(ctx: AppContext, actor: Actor, input: { as?: strin
 
 const MAX_REPLAY = 50_000;
 
-/** Replay the requests recorded in [since, until) under the config text given. */
-export async function simulatePolicy(ctx: AppContext, actor: Actor, input: { config: string; name?: string | undefined; since: string; until?: string | undefined }): Promise<Simulation & { since: string; until: string }> {
+export interface SimulateInput {
+  /** a whole config, or a policy file (what policy: holds) to try under the running config */
+  config: string;
+  /** its path, absolute: the files it names are found relative to it */
+  name?: string | undefined;
+  /** the files it names (policy_file, oncall_file) by absolute path; the server reads none of its own */
+  files?: Record<string, string> | undefined;
+  since: string;
+  until?: string | undefined;
+}
+
+/** Replay the requests recorded in [since, until) under the config or policy file given. */
+export async function simulatePolicy(ctx: AppContext, actor: Actor, input: SimulateInput): Promise<Simulation & { since: string; until: string; replayed: 'config' | 'policy' }> {
   requireAdmin(actor);
   const now = ctx.clock.now();
   // A duration means "that long before now", on the server's clock.
@@ -54,13 +67,8 @@ export async function simulatePolicy(ctx: AppContext, actor: Actor, input: { con
   const until = input.until ? when(input.until) : now;
   if (Number.isNaN(since.getTime())) throw badInput('since: not a time; use ISO 8601 or a duration like 30d', { field: 'since' });
   if (Number.isNaN(until.getTime())) throw badInput('until: not a time; use ISO 8601 or a duration like 1d', { field: 'until' });
-  let next;
-  try {
-    next = parseConfig(input.config, input.name ?? 'new policy');
-  } catch (e) {
-    if (e instanceof ConfigError) throw badInput(`config: the new policy is invalid:\n  ${e.problems.join('\n  ')}`, { field: 'config', problems: e.problems });
-    throw e;
-  }
+  const replayed = isPolicyText(input.config) ? 'policy' : 'config';
+  const next = newConfig(ctx, input, replayed);
   const rows = await ctx.db
     .selectFrom('access_requests')
     .selectAll()
@@ -71,15 +79,42 @@ export async function simulatePolicy(ctx: AppContext, actor: Actor, input: { con
     .limit(MAX_REPLAY + 1)
     .execute();
   if (rows.length > MAX_REPLAY) throw badInput(`since: more than ${MAX_REPLAY} requests in the period; choose a shorter one`, { field: 'since' });
-  const recorded = rows.map((r) => ({
-    id: r.id,
-    requester: r.requester,
-    resources: jsonList(r.resources),
-    actions: jsonList(r.actions),
-    durationSeconds: r.duration_seconds,
-    state: r.state,
-    plan: planOf(r),
-    createdAt: new Date(r.created_at).toISOString(),
-  }));
-  return { ...simulate(next, recorded), since: since.toISOString(), until: until.toISOString() };
+  // An approver's narrowing rewrites the row; the request as asked is in its first request.narrowed event.
+  const asked = new Map<string, { durationSeconds: number; actions: string[]; resources: string[] }>();
+  const narrowed = await ctx.db.selectFrom('audit_events').select(['request_id', 'details']).where('type', '=', 'request.narrowed').where('at', '>=', since).orderBy('seq').execute();
+  for (const e of narrowed) {
+    const from = json<{ from?: { durationSeconds: number; actions: string[]; resources: string[] } }>(e.details).from;
+    if (e.request_id && from && !asked.has(e.request_id)) asked.set(e.request_id, from);
+  }
+  const recorded: RecordedRequest[] = rows.map((r) => {
+    const a = asked.get(r.id);
+    return {
+      id: r.id,
+      requester: r.requester,
+      resources: a?.resources ?? jsonList(r.resources),
+      actions: a?.actions ?? jsonList(r.actions),
+      durationSeconds: a?.durationSeconds ?? r.duration_seconds,
+      state: r.state,
+      plan: planOf(r),
+      createdAt: new Date(r.created_at).toISOString(),
+      reason: r.reason,
+      ticket: r.ticket,
+      fields: json<Record<string, string> | null>(r.fields) ?? {},
+    };
+  });
+  return { ...simulate(next, recorded), since: since.toISOString(), until: until.toISOString(), replayed };
+}
+
+/** The config to replay under: the one given, or the running one with the policy file given. */
+function newConfig(ctx: AppContext, input: SimulateInput, replayed: 'config' | 'policy'): Config {
+  const name = input.name ?? 'new policy';
+  const read = readFrom(input.files ?? {});
+  try {
+    if (replayed === 'config') return parseConfig(input.config, name, { read });
+    if (ctx.config.source === undefined) throw new Error('the running config keeps no source text to replay a policy file under');
+    return parseConfig(ctx.config.source, ctx.config.file, { read, policy: { text: input.config, file: name } });
+  } catch (e) {
+    if (e instanceof ConfigError) throw badInput(`config: the new policy is invalid:\n  ${e.problems.join('\n  ')}`, { field: 'config', problems: e.problems });
+    throw e;
+  }
 }

@@ -1,6 +1,6 @@
-// The config (and the policy in it) is reloaded when its file changes, or on
-// SIGHUP, without a restart. A bad new file keeps the running config and logs
-// why; a good one is swapped in whole and the change is audited.
+// The config (and its policy, in it or in its own policy_file) is reloaded when
+// one of its files changes, or on SIGHUP, without a restart. A bad new file keeps
+// the running config and logs why; a good one is swapped in whole and audited.
 import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError, loadConfigFile } from '../config.js';
 import { appendAudit } from './audit-log.js';
@@ -18,35 +18,50 @@ export async function reloadConfig(ctx: AppContext, file: string): Promise<{ cha
   const version = policyVersion(next);
   const before = ctx.policyVersion;
   if (JSON.stringify([...next.identities], null, 0) === JSON.stringify([...ctx.config.identities]) && version === before &&
-    JSON.stringify(next.resources) === JSON.stringify(ctx.config.resources)) {
+    JSON.stringify(next.resources) === JSON.stringify(ctx.config.resources) &&
+    JSON.stringify([next.git, next.hg]) === JSON.stringify([ctx.config.git, ctx.config.hg])) {
+    // Nothing a decision uses changed, but the policy may have moved to its own file
+    // (or back): follow it, so the watcher watches the file that now holds it.
+    ctx.config = { ...ctx.config, policyFile: next.policyFile, source: next.source };
     return { changed: false, version };
   }
   ctx.config = next;
   ctx.policyVersion = version;
   const now = ctx.clock.now();
   await inTransaction(ctx, (tx) =>
-    appendAudit(tx, now, [{ type: 'config.reloaded', actor: 'ajar', details: { file, policyVersionBefore: before, policyVersion: version } }]),
+    appendAudit(tx, now, [{ type: 'config.reloaded', actor: 'ajar', details: { file, policyFile: next.policyFile ?? null, policyVersionBefore: before, policyVersion: version } }]),
   ).catch((e) => ctx.log.error({ err: String(e) }, 'could not audit the config reload'));
-  ctx.log.info({ file, policyVersion: version, before }, 'config reloaded');
+  ctx.log.info({ file, policyFile: next.policyFile, policyVersion: version, before }, 'config reloaded');
   return { changed: true, version };
+}
+
+/** The files the running config is made of: they are watched for changes. */
+function sourceFiles(ctx: AppContext, file: string): string[] {
+  return [file, ctx.config.policyFile, ctx.config.policy.oncallFile].filter((f): f is string => !!f);
 }
 
 export function watchConfig(ctx: AppContext, file: string, intervalMs = 1000): () => void {
   let running = Promise.resolve();
-  const reload = () => {
-    running = running.then(() => reloadConfig(ctx, file).then(() => undefined));
-  };
+  let watched: string[] = [];
   const onChange = (cur: { mtimeMs: number; size: number }, prev: { mtimeMs: number; size: number }) => {
     if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) reload();
   };
-  // The on-call schedule named by the config is watched too.
-  const files = [file];
-  const schedule = ctx.config.policy.oncallFile;
-  if (schedule) files.push(schedule);
-  for (const f of files) watchFile(f, { interval: intervalMs, persistent: false }, onChange);
+  // The policy file and the on-call schedule are watched too; a reload may name other
+  // ones (a new policy_file or oncall_file), so the watched set follows the config.
+  const follow = () => {
+    const next = sourceFiles(ctx, file);
+    for (const f of watched.filter((w) => !next.includes(w))) unwatchFile(f, onChange);
+    for (const f of next.filter((n) => !watched.includes(n))) watchFile(f, { interval: intervalMs, persistent: false }, onChange);
+    watched = next;
+  };
+  const reload = () => {
+    running = running.then(() => reloadConfig(ctx, file).then(follow));
+  };
+  follow();
   process.on('SIGHUP', reload);
   return () => {
-    for (const f of files) unwatchFile(f, onChange);
+    for (const f of watched) unwatchFile(f, onChange);
+    watched = [];
     process.off('SIGHUP', reload);
   };
 }

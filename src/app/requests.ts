@@ -1,12 +1,12 @@
 // Access requests: file one, review it, cancel it. Every change is one
 // transaction holding the row lock, the change and its audit events.
 import type { Kysely, Transaction } from 'kysely';
-import type { Identity } from '../config.js';
 import { formatDuration, parseDuration } from '../domain/duration.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { effectiveRequestState, type RequestState } from '../domain/grant.js';
 import { canonicalResource, isPattern, parseResource, type Resource, resourceCovers, validateAction } from '../domain/resource.js';
-import { automaticDecision, type ConditionVars, conditionVars } from '../policy/conditions.js';
+import type { ConditionVars } from '../policy/conditions.js';
+import { decideAtFiling, type FiledRequest, filingVars } from '../policy/filing.js';
 import { onCallAt } from '../policy/oncall.js';
 import {
   type ApprovalStage,
@@ -18,8 +18,9 @@ import {
   type Plan,
   type OnCall,
   type Review,
-  applyStageConditions,
   isEscalated,
+  currentStage,
+  nextEscalation,
   fieldsProblem,
   stageFor,
   ticketProblem,
@@ -104,7 +105,7 @@ export async function createRequest(
   const actions = [...new Set(input.actions)];
   const ev = evaluateRequest(ctx.config.policy, actor, resources, actions, { breakGlass: input.breakGlass === true });
   if (!ev.eligible) throw new AppError('permission_denied', ev.reason);
-  const plan = ev.plan;
+  let plan = ev.plan;
   const duration = durationSeconds(input.duration, plan);
   const ticketWrong = ticketProblem(plan, input.ticket);
   if (ticketWrong) throw badInput(`ticket: ${ticketWrong}`, { field: 'ticket' });
@@ -113,17 +114,9 @@ export async function createRequest(
   if (fieldsWrong) throw badInput(`fields: ${fieldsWrong}`, { field: 'fields' });
   const now = ctx.clock.now();
   if (extendsGrant) checkExtension(plan, extendsGrant, duration, now);
-  // Break-glass is for when the usual rules are in the way: automatic rules do not apply.
-  const vars = requestVars(ctx, { who: actor, resources, actions, durationSeconds: duration, ticket: input.ticket, reason: input.reason, fields }, now);
-  const automatic = plan.breakGlass ? undefined : automaticDecision(ctx.config.policy.automatic, vars);
-  // Conditional stages (e.g. "outside work hours, also the on-call lead") are decided now.
-  plan.stages = applyStageConditions(ctx.config.policy, plan.stages, vars);
-  if (plan.stages.length === 0) plan.auto = true;
-  if (automatic?.decision === 'approve') {
-    plan.auto = true;
-    plan.stages = [];
-  }
-  plan.automatic = automatic ?? null;
+  // Automatic rules and conditional stages (e.g. "outside work hours, also the on-call lead") are decided now, once.
+  plan = decideAtFiling(ctx.config.policy, plan, requestVars(ctx, { who: actor, resources, actions, durationSeconds: duration, ticket: input.ticket, reason: input.reason, fields }, now));
+  const automatic = plan.automatic;
   let startAt: Date | null = null;
   if (input.startAt !== undefined) {
     startAt = new Date(input.startAt);
@@ -156,6 +149,8 @@ export async function createRequest(
     policy_version: ctx.policyVersion,
     created_at: now,
     expires_at: new Date(now.getTime() + (plan.pendingTtlSeconds ?? ctx.config.policy.pendingTtlSeconds) * 1000),
+    // The escalation timer of the first stage, which starts now (see sweep.ts).
+    escalates_at: nextEscalation(plan.stages, [], now)?.at ?? null,
   };
   await inTransaction(ctx, async (tx) => {
     await tx.insertInto('access_requests').values(row).execute();
@@ -202,30 +197,9 @@ function checkExtension(plan: Plan, g: { id: string; startsAt: Date; endsAt: Dat
   }
 }
 
-/** CEL automatic decisions over this request, in the policy's time zone. */
 /** What CEL conditions see about a request, at a time, in the policy's time zone. */
-export function requestVars(
-  ctx: AppContext,
-  r: { who: Identity; resources: Resource[]; actions: string[]; durationSeconds: number; ticket?: string | undefined; reason: string; fields?: Record<string, string> },
-  at: Date,
-): ConditionVars {
-  const policy = ctx.config.policy;
-  const labels = (x: Resource) =>
-    ctx.config.resources.find((c) => c.resource.kind === x.kind && c.resource.name === x.name && (x.kind !== 'env' || c.resource.scope === x.scope))?.labels ?? {};
-  return conditionVars({
-    who: r.who,
-    resources: r.resources,
-    resourceIds: r.resources.map(canonicalResource),
-    labels,
-    actions: r.actions,
-    durationSeconds: r.durationSeconds,
-    ticket: r.ticket,
-    reason: r.reason,
-    at,
-    timezone: policy.timezone,
-    fields: r.fields ?? {},
-    oncall: onCallAt(policy.oncall, at),
-  });
+export function requestVars(ctx: AppContext, r: FiledRequest, at: Date): ConditionVars {
+  return filingVars(ctx.config, r, at);
 }
 
 /** Who is on call in a rotation now, on the server's clock. */
@@ -402,6 +376,10 @@ export async function reviewRequest(
       const approvals = [...before, { who: actor, stage: stage!, at: now }];
       events.push({ type: 'request.reviewed', actor: actor.name, subject: r.requester, requestId: id, outcome: 'approve', reason: reason?.trim() || null, details: { stage: stage! + 1, of: plan.stages.length } });
       if (isFullyApproved(plan.stages, approvals)) events.push(...(await approve(ctx, tx, r, actor.name, reason?.trim() || null, now)));
+      else if (currentStage(plan.stages, approvals) !== currentStage(plan.stages, before)) {
+        // The next stage starts now: set its escalation timer (see sweep.ts).
+        await tx.updateTable('access_requests').set({ escalates_at: nextEscalation(plan.stages, approvals, filedAt)?.at ?? null }).where('id', '=', id).execute();
+      }
     }
     await appendAudit(tx, now, events);
     return true;
@@ -531,4 +509,4 @@ export async function listRequests(ctx: AppContext, actor: Actor, f: RequestFilt
   return toDto(ctx, ctx.db, rows);
 }
 
-export { expireIfDue, jsonList, planOf };
+export { approvalsOf, expireIfDue, jsonList, planOf };

@@ -1,15 +1,20 @@
 // The background sweep: writes down what the clock already decided (grants that
-// started or ended, requests that expired) and audits it. Decisions never wait
-// for it: a grant past its end is refused whether or not the sweep has run.
+// started or ended, requests that expired, approval stages that escalated) and
+// audits it. Decisions never wait for it: a grant past its end is refused, and an
+// escalated stage may be decided by its next tier, whether or not the sweep has run.
 // Rows are claimed with SKIP LOCKED, so several processes never do the same work.
+import type { Transaction } from 'kysely';
+import { formatDuration } from '../domain/duration.js';
+import { nextEscalation } from '../policy/policy.js';
+import type { DB } from '../store/schema.js';
 import { appendAudit, type AuditInput } from './audit-log.js';
 import { type AppContext, inTransaction } from './context.js';
-import { jsonList } from './requests.js';
+import { approvalsOf, jsonList, planOf } from './requests.js';
 
 const BATCH = 200;
 
-export async function sweep(ctx: AppContext): Promise<{ expired: number; activated: number; requestsExpired: number }> {
-  const total = { expired: 0, activated: 0, requestsExpired: 0 };
+export async function sweep(ctx: AppContext): Promise<{ expired: number; activated: number; requestsExpired: number; escalated: number }> {
+  const total = { expired: 0, activated: 0, requestsExpired: 0, escalated: 0 };
   for (;;) {
     const now = ctx.clock.now();
     const n = await inTransaction(ctx, async (tx) => {
@@ -27,14 +32,74 @@ export async function sweep(ctx: AppContext): Promise<{ expired: number; activat
         await tx.updateTable('access_requests').set({ state: 'expired', decided_at: now, decided_by: 'ajar', decision_reason: 'no decision before the request expired' }).where('id', 'in', stale.map((r) => r.id)).execute();
       }
       for (const r of stale) events.push({ type: 'request.expired', actor: 'ajar', subject: r.requester, requestId: r.id, reason: 'no decision before the request expired' });
+      const escalations = await announceEscalations(ctx, tx, now);
+      events.push(...escalations.events);
       await appendAudit(tx, now, events);
       total.expired += ended.length;
       total.activated += started.length;
       total.requestsExpired += stale.length;
-      return ended.length + started.length + stale.length;
+      total.escalated += escalations.events.length;
+      return ended.length + started.length + stale.length + escalations.claimed;
     });
     if (n === 0) return total;
   }
+}
+
+/**
+ * Pending requests whose escalation timer (escalates_at) is due: announce the
+ * current stage's escalation once (request.escalated) and stop the timer; the next
+ * stage's timer is set when an approval starts it. The timer is only when to look:
+ * the stage and its time are recomputed from the stored times under the row lock,
+ * and a request_escalations row per (request, stage) makes the announcement
+ * exactly once, whichever process and however many restarts.
+ */
+async function announceEscalations(ctx: AppContext, tx: Transaction<DB>, now: Date): Promise<{ claimed: number; events: AuditInput[] }> {
+  const due = await tx
+    .selectFrom('access_requests')
+    .selectAll()
+    .where('state', '=', 'pending')
+    .where('escalates_at', '<=', now)
+    .where('expires_at', '>', now) // an expired request needs nobody any more
+    .orderBy('escalates_at')
+    .limit(BATCH)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  const events: AuditInput[] = [];
+  if (due.length === 0) return { claimed: 0, events };
+  const reviews = await tx.selectFrom('request_reviews').selectAll().where('request_id', 'in', due.map((r) => r.id)).execute();
+  for (const r of due) {
+    const plan = planOf(r);
+    const next = nextEscalation(plan.stages, approvalsOf(ctx, reviews.filter((v) => v.request_id === r.id)), new Date(r.created_at));
+    if (next && next.at > now) {
+      // Not due yet (a timer set early, e.g. by the migration): look again then.
+      await tx.updateTable('access_requests').set({ escalates_at: next.at }).where('id', '=', r.id).execute();
+      continue;
+    }
+    await tx.updateTable('access_requests').set({ escalates_at: null }).where('id', '=', r.id).execute();
+    if (!next) continue;
+    const announced = await tx
+      .insertInto('request_escalations')
+      .values({ request_id: r.id, stage: next.stage, due_at: next.at, announced_at: now })
+      .onConflict((oc) => oc.columns(['request_id', 'stage']).doNothing())
+      .returning('request_id')
+      .executeTakeFirst();
+    if (!announced) continue;
+    const stage = plan.stages[next.stage]!;
+    const tier = stage.escalate!;
+    events.push({
+      type: 'request.escalated',
+      actor: 'ajar',
+      subject: r.requester,
+      requestId: r.id,
+      resource: jsonList(r.resources).join(' '),
+      action: jsonList(r.actions).join(' '),
+      reason: `no decision on stage ${next.stage + 1} within ${formatDuration(tier.afterSeconds)}`,
+      details: { stage: next.stage + 1, of: plan.stages.length, rule: stage.rule, groups: tier.groups, users: tier.users, afterSeconds: tier.afterSeconds, dueAt: next.at.toISOString() },
+    });
+    // Issue 7: the outbox row that notifies the escalation tier goes here, in this transaction.
+  }
+  return { claimed: due.length, events };
 }
 
 /** Run the sweep now and then every `intervalSeconds`; returns a stop function. */
@@ -45,7 +110,7 @@ export function startSweeper(ctx: AppContext, intervalSeconds: number): () => Pr
     if (stopped) return;
     running = sweep(ctx)
       .then((r) => {
-        if (r.expired || r.activated || r.requestsExpired) ctx.log.info(r, 'sweep');
+        if (r.expired || r.activated || r.requestsExpired || r.escalated) ctx.log.info(r, 'sweep');
       })
       .catch((e) => ctx.log.error({ err: String(e) }, 'sweep failed; will retry'));
   };

@@ -10,7 +10,8 @@ export type RequestRow = Selectable<AccessRequestTable>;
 export type GrantRow = Selectable<GrantTable>;
 export type ReviewRow = Selectable<RequestReviewTable>;
 
-const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+/** A jsonb column, whether or not the driver already parsed it. */
+export const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 export interface RequestDto {

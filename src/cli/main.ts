@@ -38,7 +38,6 @@ program
     try {
       if (!configFile) throw new CliError('serve needs a config file: --config FILE or AJAR_CONFIG (try examples/ajar.yaml)');
       const server = await serve({ configFile, dataDir: dataDirOf(g), databaseUrl: process.env.DATABASE_URL, port: o.port, host: o.host });
-      process.stdout.write(`ajar listening on ${server.url}\n`);
       const stop = () => {
         server.close().then(
           () => process.exit(0),
@@ -47,6 +46,9 @@ program
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // Only now: whoever waits for this line may stop us at once, and a SIGTERM before the
+      // handler is in place would kill the process in the middle of a sweep.
+      process.stdout.write(`ajar listening on ${server.url}\n`);
     } catch (e) {
       if (e instanceof ConfigError) process.stderr.write(`ajar: ${e.message}\n`);
       else fail(e);

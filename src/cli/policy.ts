@@ -1,7 +1,9 @@
 // `ajar policy …`: questions about the policy.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, configJsonSchema, loadConfigFile } from '../config.js';
+import { referencedFiles } from '../policy/policy-file.js';
 import { runPolicyTestFile, type TestOutcome } from '../policy/policy-test.js';
 import { formatDuration } from '../domain/duration.js';
 import type { Explanation } from '../policy/explain.js';
@@ -51,7 +53,7 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
 
   policy
     .command('simulate <newfile>')
-    .description('replay the recorded requests of a period under a new config/policy and show what would change (admins)')
+    .description('replay the recorded requests of a period under a new config, or a new policy file under the running config, and show what would change (admins)')
     .option('--since <time>', 'start of the period: a duration back from now (30d) or an ISO time', '30d')
     .option('--until <time>', 'end of the period (default: now)')
     .option('--json', 'print JSON')
@@ -63,9 +65,13 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
         } catch (e) {
           throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`);
         }
-        const s = await callJson<Simulation & { since: string; until: string }>(c, 'POST', '/v1/policy/simulate', { config: text, name: file, since: o.since, ...(o.until ? { until: o.until } : {}) });
+        // The files it names (policy_file, oncall_file) travel with it: the server reads none of its own.
+        const body = { config: text, name: resolve(file), files: referencedFiles(file), since: o.since, ...(o.until ? { until: o.until } : {}) };
+        const s = await callJson<Simulation & { since: string; until: string; replayed: 'config' | 'policy' }>(c, 'POST', '/v1/policy/simulate', body);
         print(o.json, s, () => {
-          const head = `${s.requests} request(s) from ${s.since} to ${s.until}; ${s.changed} would change: ${s.summary.newlyRefused} refused, ${s.summary.nowAuto} now auto-approved, ${s.summary.nowReviewed} now reviewed, ${s.summary.durationTooLong} longer than the new maximum, ${s.summary.otherApprovers} with other approvers\n`;
+          const m = s.summary;
+          const under = s.replayed === 'policy' ? ' (the new policy file under the running config)' : '';
+          const head = `${s.requests} request(s) from ${s.since} to ${s.until}${under}; ${s.changed} would change: ${m.newlyRefused} refused, ${m.nowAutoDenied} now auto-denied, ${m.noLongerAutoDenied} no longer auto-denied, ${m.nowAuto} now auto-approved, ${m.nowReviewed} now reviewed, ${m.durationTooLong} longer than the new maximum, ${m.otherApprovers} with other approvers\n`;
           return head + (s.changes.length ? table(s.changes.map((x) => ({ id: x.id, requester: x.requester, resources: x.resources, actions: x.actions, changes: x.changes.join('; ') })), ['id', 'requester', 'resources', 'actions', 'changes']) : '');
         });
       }),
@@ -73,8 +79,9 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
   policy
     .command('schema')
     .description('print the JSON Schema of the config file (policy included), for editor completion')
-    .action(() => {
-      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    .option('--policy-file', 'the schema of a policy file (policy_file: in the config) instead')
+    .action((o: { policyFile?: boolean }) => {
+      process.stdout.write(`${JSON.stringify(configJsonSchema(o.policyFile ? 'policy' : 'config'), null, 2)}\n`);
     });
   policy
     .command('test <files...>')
@@ -98,7 +105,7 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
     });
   policy
     .command('check <file>')
-    .description('validate a config/policy file; errors name file:line:col (exit 1 on errors)')
+    .description('validate a config file and the policy file it names; errors name file:line:col (exit 1 on errors)')
     .option('--json', 'print JSON')
     .action(checkConfigFile);
 }
@@ -107,8 +114,8 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
 export function checkConfigFile(file: string, o: { json?: boolean }): never {
   try {
     const c = loadConfigFile(file);
-    const summary = { ok: true, identities: c.identities.size, resources: c.resources.length, rules: c.policy.rules.length };
-    print(!!o.json, summary, () => `${file}: ok (${summary.identities} identities, ${summary.resources} resources, ${summary.rules} rules)\n`);
+    const summary = { ok: true, identities: c.identities.size, resources: c.resources.length, rules: c.policy.rules.length, policyFile: c.policyFile ?? null };
+    print(!!o.json, summary, () => `${file}: ok (${summary.identities} identities, ${summary.resources} resources, ${summary.rules} rules${c.policyFile ? ` in ${c.policyFile}` : ''})\n`);
     process.exit(0);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;

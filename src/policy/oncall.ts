@@ -1,9 +1,9 @@
 // On-call schedules: who is on call in each rotation at a given time. The
 // schedule is a YAML file of shifts (kept by hand or exported from a paging
 // tool); the policy names rotations in CEL (`oncall`) and in approval stages.
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { type ReadFile, readText } from './policy-file.js';
 
 export interface Shift {
   user: string;
@@ -21,10 +21,10 @@ const fileSchema = z.strictObject({
 });
 
 /** Load and check a schedule; problems name file:line. */
-export function loadSchedule(file: string, knownUser: (name: string) => boolean): { schedule: Schedule } | { problems: string[] } {
+export function loadSchedule(file: string, knownUser: (name: string) => boolean, read: ReadFile = readText): { schedule: Schedule } | { problems: string[] } {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = read(file);
   } catch (e) {
     return { problems: [`${file}: cannot read the on-call schedule (${(e as NodeJS.ErrnoException).code ?? 'error'})`] };
   }

@@ -7,8 +7,9 @@ import { z } from 'zod';
 import { type Config, ConfigError, loadConfigFile } from '../config.js';
 import { formatDuration, parseDuration } from '../domain/duration.js';
 import { parseResource, type Resource, validateAction } from '../domain/resource.js';
-import { automaticDecision, conditionVars } from './conditions.js';
+import { automaticDecision } from './conditions.js';
 import { explainRequest } from './explain.js';
+import { filingVars } from './filing.js';
 import { onCallAt } from './oncall.js';
 import { applyStageConditions } from './policy.js';
 
@@ -97,21 +98,8 @@ function runOne(config: Config, t: PolicyTest): { passed: boolean; failures: str
   if (Number.isNaN(at.getTime())) return { passed: false, failures: [`request.at: not a time; use ISO 8601`] };
   const onCall = onCallAt(config.policy.oncall, at);
   const e = explainRequest(config.policy, who, resources, t.request.actions, others, { breakGlass: t.request.break_glass === true, onCall: (r) => onCall[r] ?? [] });
-  const labels = (r: Resource) => config.resources.find((c) => c.resource.kind === r.kind && c.resource.name === r.name)?.labels ?? {};
   const asked = t.request.duration ? parseDuration(t.request.duration) : undefined;
-  const vars = conditionVars({
-    who,
-    resources,
-    resourceIds: e.resources,
-    labels,
-    actions: t.request.actions,
-    durationSeconds: asked?.ok ? asked.value : (e.defaultDurationSeconds ?? 0),
-    ticket: undefined,
-    reason: '',
-    at,
-    timezone: config.policy.timezone,
-    oncall: onCall,
-  });
+  const vars = filingVars(config, { who, resources, actions: t.request.actions, durationSeconds: asked?.ok ? asked.value : (e.defaultDurationSeconds ?? 0), reason: '' }, at);
   if (e.eligible) {
     // Conditional stages are decided at filing, as the server does.
     const kept = new Set(applyStageConditions(config.policy, e.planStages, vars).map((st) => `${st.rule}#${st.ruleStage}`));

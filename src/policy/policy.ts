@@ -232,11 +232,23 @@ export function stageStartedAt(stages: ApprovalStage[], reviews: Review[], i: nu
   return prev.length ? new Date(Math.max(...prev)) : filedAt;
 }
 
-/** Has stage i escalated by `now`? Computed from stored times, so it survives restarts. */
-export function isEscalated(stages: ApprovalStage[], reviews: Review[], i: number, filedAt: Date, now: Date): boolean {
+/** When stage i escalates; null when it has no escalation tier. Computed from stored times, so it survives restarts. */
+export function escalatesAt(stages: ApprovalStage[], reviews: Review[], i: number, filedAt: Date): Date | null {
   const e = stages[i]?.escalate;
-  if (!e) return false;
-  return now.getTime() >= stageStartedAt(stages, reviews, i, filedAt).getTime() + e.afterSeconds * 1000;
+  return e ? new Date(stageStartedAt(stages, reviews, i, filedAt).getTime() + e.afterSeconds * 1000) : null;
+}
+
+/** Has stage i escalated by `now`? */
+export function isEscalated(stages: ApprovalStage[], reviews: Review[], i: number, filedAt: Date, now: Date): boolean {
+  const at = escalatesAt(stages, reviews, i, filedAt);
+  return at !== null && now.getTime() >= at.getTime();
+}
+
+/** The current stage and when it escalates, or null when it has no escalation tier (or all stages are met). */
+export function nextEscalation(stages: ApprovalStage[], reviews: Review[], filedAt: Date): { stage: number; at: Date } | null {
+  const stage = currentStage(stages, reviews);
+  const at = stage < 0 ? null : escalatesAt(stages, reviews, stage, filedAt);
+  return at ? { stage, at } : null;
 }
 
 /** Approvals counted per stage. */

@@ -1,20 +1,33 @@
 // Replays recorded requests under a new policy and says what would change,
-// so a policy change is judged before it ships. Pure: the caller loads the rows.
+// so a policy change is judged before it ships. Each request is filed again as
+// it was asked, at the time it was filed: the automatic CEL rules and the
+// conditional stages see that time (in the new policy's time zone), who was on
+// call then (in the new schedule), the recorded reason, ticket and fields, and
+// the requester and resources as the new config describes them.
+// Pure: the caller loads the rows.
 import type { Config } from '../config.js';
 import { formatDuration } from '../domain/duration.js';
 import { parseResource, type Resource } from '../domain/resource.js';
-import { evaluateRequest, type Plan } from './policy.js';
+import { decideAtFiling, filingVars } from './filing.js';
+import { type ApprovalStage, describeStage, evaluateRequest, fieldsProblem, type Plan, ticketProblem } from './policy.js';
 
 export interface RecordedRequest {
   id: string;
   requester: string;
+  /** as asked (before any approver narrowed them) */
   resources: string[];
   actions: string[];
   durationSeconds: number;
   state: string;
+  /** the plan as filed: stages after their conditions, the automatic decision */
   plan: Plan;
   createdAt: string;
+  reason: string;
+  ticket: string | null;
+  fields: Record<string, string>;
 }
+
+type Automatic = NonNullable<Plan['automatic']>;
 
 export interface SimulatedChange {
   id: string;
@@ -23,51 +36,103 @@ export interface SimulatedChange {
   actions: string[];
   createdAt: string;
   state: string;
-  before: { eligible: true; auto: boolean; rules: string[]; maxDuration: string };
-  after: { eligible: boolean; auto: boolean | null; rules: string[]; maxDuration: string | null; reason: string | null };
+  before: { eligible: true; auto: boolean; rules: string[]; maxDuration: string; automatic: Automatic | null; stages: string[] };
+  after: { eligible: boolean; auto: boolean | null; rules: string[]; maxDuration: string | null; reason: string | null; automatic: Automatic | null; stages: string[] };
   changes: string[];
 }
 
 export interface Simulation {
   requests: number;
   changed: number;
-  summary: { newlyRefused: number; nowAuto: number; nowReviewed: number; durationTooLong: number; otherApprovers: number };
+  summary: {
+    newlyRefused: number;
+    nowAuto: number;
+    nowReviewed: number;
+    /** an automatic deny rule would refuse it at filing */
+    nowAutoDenied: number;
+    /** it was denied by an automatic rule, and would not be now */
+    noLongerAutoDenied: number;
+    durationTooLong: number;
+    otherApprovers: number;
+  };
   changes: SimulatedChange[];
 }
 
+type Outcome = 'auto-denied' | 'auto-approved' | 'reviewed';
+
+function outcomeOf(p: Plan): Outcome {
+  if (p.automatic?.decision === 'deny') return 'auto-denied';
+  return p.auto ? 'auto-approved' : 'reviewed';
+}
+
+const byRule = (a: Automatic | null | undefined) => (a ? ` by rule ${a.rule}` : '');
+const stageText = (s: ApprovalStage) => `${describeStage(s)} (rule ${s.rule})`;
+/** Who approves a stage, whatever the rule is called: plans recorded before a field existed lack it. */
+const stageKey = (s: ApprovalStage) =>
+  JSON.stringify([s.count, [...s.groups].sort(), [...s.users].sort(), [...(s.oncall ?? [])].sort(), s.distinct ?? null]);
+
 export function simulate(next: Config, recorded: RecordedRequest[]): Simulation {
-  const summary = { newlyRefused: 0, nowAuto: 0, nowReviewed: 0, durationTooLong: 0, otherApprovers: 0 };
+  const summary: Simulation['summary'] = { newlyRefused: 0, nowAuto: 0, nowReviewed: 0, nowAutoDenied: 0, noLongerAutoDenied: 0, durationTooLong: 0, otherApprovers: 0 };
   const changes: SimulatedChange[] = [];
   for (const r of recorded) {
-    const before = { eligible: true as const, auto: r.plan.auto, rules: r.plan.rules, maxDuration: formatDuration(r.plan.maxDurationSeconds) };
+    const was = r.plan;
+    const before: SimulatedChange['before'] = {
+      eligible: true,
+      auto: was.auto,
+      rules: was.rules,
+      maxDuration: formatDuration(was.maxDurationSeconds),
+      automatic: was.automatic ?? null,
+      stages: was.stages.map(stageText),
+    };
+    const list: string[] = [];
+    const refused = (reason: string): SimulatedChange['after'] => {
+      list.push(`would be refused: ${reason}`);
+      summary.newlyRefused++;
+      return { eligible: false, auto: null, rules: [], maxDuration: null, reason, automatic: null, stages: [] };
+    };
+    let after: SimulatedChange['after'];
     const who = next.identities.get(r.requester);
     const resources = r.resources.map((t) => parseResource(t)).filter((p): p is { ok: true; value: Resource } => p.ok).map((p) => p.value);
-    const ev = who ? evaluateRequest(next.policy, who, resources, r.actions) : { eligible: false as const, reason: `${r.requester} is not in the new config` };
-    const list: string[] = [];
-    let after: SimulatedChange['after'];
-    if (!ev.eligible) {
-      after = { eligible: false, auto: null, rules: [], maxDuration: null, reason: ev.reason };
-      list.push(`would be refused: ${ev.reason}`);
-      summary.newlyRefused++;
-    } else {
-      const p = ev.plan;
-      after = { eligible: true, auto: p.auto, rules: p.rules, maxDuration: formatDuration(p.maxDurationSeconds), reason: null };
-      if (p.auto && !r.plan.auto) {
-        list.push('would be auto-approved instead of reviewed');
+    const ev = who && !who.disabled
+      ? evaluateRequest(next.policy, who, resources, r.actions, { breakGlass: was.breakGlass === true })
+      : { eligible: false as const, reason: `${r.requester} is ${who ? 'disabled' : 'not'} in the new config` };
+    // Fields the new policy no longer asks for would simply not be given.
+    const fields = ev.eligible ? Object.fromEntries(Object.entries(r.fields).filter(([k]) => (ev.plan.prompts ?? []).some((p) => p.name === k))) : {};
+    const ticketWrong = ev.eligible ? ticketProblem(ev.plan, r.ticket) : undefined;
+    const fieldsWrong = ev.eligible ? fieldsProblem(ev.plan, fields) : undefined;
+    if (!ev.eligible) after = refused(ev.reason);
+    else if (ticketWrong) after = refused(`ticket: ${ticketWrong}`);
+    else if (fieldsWrong) after = refused(`fields: ${fieldsWrong}`);
+    else {
+      const vars = filingVars(next, { who: who!, resources, actions: r.actions, durationSeconds: r.durationSeconds, ticket: r.ticket, reason: r.reason, fields }, new Date(r.createdAt));
+      const p = decideAtFiling(next.policy, ev.plan, vars);
+      after = { eligible: true, auto: p.auto, rules: p.rules, maxDuration: formatDuration(p.maxDurationSeconds), reason: null, automatic: p.automatic ?? null, stages: p.stages.map(stageText) };
+      const [then, now] = [outcomeOf(was), outcomeOf(p)];
+      if (now === 'auto-denied' && (then !== 'auto-denied' || was.automatic?.rule !== p.automatic?.rule)) {
+        list.push(`would be auto-denied by rule ${p.automatic!.rule}${p.automatic!.reason ? ` (${p.automatic!.reason})` : ''}${then === 'auto-denied' ? ` instead of rule ${was.automatic!.rule}` : ''}`);
+        summary.nowAutoDenied++;
+      } else if (then === 'auto-denied' && now !== 'auto-denied') {
+        list.push(`would no longer be auto-denied by rule ${was.automatic!.rule}: it would be ${now === 'auto-approved' ? `auto-approved${byRule(p.automatic)}` : 'reviewed'}`);
+        summary.noLongerAutoDenied++;
+      } else if (then === 'reviewed' && now === 'auto-approved') {
+        list.push(`would be auto-approved${byRule(p.automatic)} instead of reviewed`);
         summary.nowAuto++;
-      }
-      if (!p.auto && r.plan.auto) {
+      } else if (then === 'auto-approved' && now === 'reviewed') {
         list.push('would need review instead of auto-approval');
         summary.nowReviewed++;
+      } else if (then === 'reviewed' && now === 'reviewed') {
+        // Conditional stages are decided at the recorded time: "outside work hours, also on-call".
+        const had = new Set(was.stages.map(stageKey));
+        const has = new Set(p.stages.map(stageKey));
+        const added = p.stages.filter((s) => !had.has(stageKey(s)));
+        const dropped = was.stages.filter((s) => !has.has(stageKey(s)));
+        for (const s of added) list.push(`would also need ${stageText(s)}`);
+        for (const s of dropped) list.push(`would no longer need ${stageText(s)}`);
+        if (added.length || dropped.length) summary.otherApprovers++;
       }
       if (r.durationSeconds > p.maxDurationSeconds) {
         list.push(`asked ${formatDuration(r.durationSeconds)}, more than the new maximum ${formatDuration(p.maxDurationSeconds)}`);
         summary.durationTooLong++;
-      }
-      const key = (stages: Plan['stages']) => JSON.stringify(stages.map((s) => [s.count, [...s.groups].sort(), [...s.users].sort()]).sort());
-      if (!p.auto && !r.plan.auto && key(p.stages) !== key(r.plan.stages)) {
-        list.push('other approvers');
-        summary.otherApprovers++;
       }
     }
     if (list.length) changes.push({ id: r.id, requester: r.requester, resources: r.resources, actions: r.actions, createdAt: r.createdAt, state: r.state, before, after, changes: list });

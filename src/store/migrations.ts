@@ -157,6 +157,30 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  // 0007, not 0005: 0006 is already applied where HEAD ran, and migrations apply in name order.
+  '0007_request_escalations': {
+    async up(db) {
+      // The escalation timer: escalates_at is when the sweep next looks at a pending request
+      // whose current stage escalates (request.escalated). It is a stored time, so it survives
+      // restarts; the sweep recomputes the exact time from the stored times before acting.
+      // request_escalations records each (request, stage) announced: its primary key, not a
+      // pre-check, makes the announcement exactly once across processes and restarts.
+      // Requests pending now get escalates_at = created_at: the sweep sets their true time.
+      await sql`
+        alter table access_requests add column escalates_at timestamptz;
+        update access_requests set escalates_at = created_at
+          where state = 'pending' and plan -> 'stages' @> '[{"escalate": {}}]'::jsonb;
+        create index access_requests_escalates on access_requests (escalates_at) where state = 'pending';
+        create table request_escalations (
+          request_id text not null references access_requests (id),
+          stage integer not null check (stage >= 0),
+          due_at timestamptz not null,
+          announced_at timestamptz not null,
+          primary key (request_id, stage)
+        );
+      `.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -43,6 +43,8 @@ export interface AccessRequestTable {
   decided_at: Ts | null;
   decided_by: string | null;
   decision_reason: string | null;
+  /** when the sweep next looks at the current stage's escalation; null = nothing to announce */
+  escalates_at: Ts | null;
 }
 
 export interface RequestReviewTable {
@@ -103,6 +105,15 @@ export interface PushSessionTable {
   expires_at: Ts;
 }
 
+/** An escalation the sweep announced (request.escalated): one per request and stage. */
+export interface RequestEscalationTable {
+  request_id: string;
+  /** 0-based, like request_reviews.stage */
+  stage: number;
+  due_at: Ts;
+  announced_at: Ts;
+}
+
 export interface AuditHeadTable {
   id: number;
   seq: ColumnType<string | number, number, number>;
@@ -118,4 +129,5 @@ export interface DB {
   audit_events: AuditEventTable;
   audit_head: AuditHeadTable;
   push_sessions: PushSessionTable;
+  request_escalations: RequestEscalationTable;
 }

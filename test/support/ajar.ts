@@ -135,11 +135,14 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
     },
     async start() {
       proc = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'], { env: env({ AJAR_LOG_LEVEL: 'info' }), stdio: ['ignore', 'pipe', 'pipe'] });
+      // Only this run's output: after a restart the log already says "listening" from the
+      // last run, and a stop sent before this one is up would kill it mid-start.
+      const from = log.length;
       url = await new Promise<string>((ok, fail) => {
         const timer = setTimeout(() => fail(new Error(`ajar serve did not start:\n${log}`)), 60_000);
         proc!.stdout!.on('data', (d: Buffer) => {
           log += d.toString();
-          const m = /ajar listening on (\S+)/.exec(log);
+          const m = /ajar listening on (\S+)/.exec(log.slice(from));
           if (m) {
             clearTimeout(timer);
             ok(m[1]!);
@@ -208,3 +211,13 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdin?:
 }
 
 export const isPostgres = () => inject('ajarTest').kind === 'postgres';
+
+/** Ask again every 100 ms, up to 5 s, until `ok`: for what a server does on its own (a file watcher polling each second). */
+export async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  let v = await what();
+  for (let i = 0; i < 50 && !ok(v); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    v = await what();
+  }
+  return v;
+}

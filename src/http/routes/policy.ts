@@ -19,10 +19,15 @@ export const policyRoutes: Route[] = [
     method: 'post',
     path: '/v1/policy/simulate',
     tag: 'policy',
-    summary: 'Replay the requests of a period under a new config/policy and list what would change (admin)',
+    summary: 'Replay the requests of a period under a new config, or a new policy file under the running config, and list what would change (admin)',
     body: z.strictObject({
       config: z.string().min(1).max(1024 * 512),
       name: z.string().max(500).optional(),
+      /** the files the new config or policy names (policy_file, oncall_file), by absolute path */
+      files: z
+        .record(z.string().min(1).max(1000), z.string().max(1024 * 512))
+        .refine((f) => Object.keys(f).length <= 4, 'at most 4 files: the policy file and the on-call schedule')
+        .optional(),
       since: z.string(),
       until: z.string().optional(),
     }),

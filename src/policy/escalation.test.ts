@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import type { Identity } from '../config.js';
+import { type ApprovalStage, escalatesAt, isEscalated, nextEscalation, type Review } from './policy.js';
+
+const person = (name: string): Identity => ({ name, kind: 'user', groups: ['leads'], attributes: {}, disabled: false, admin: false });
+const filedAt = new Date('2026-11-23T09:00:00Z');
+const later = (minutes: number) => new Date(filedAt.getTime() + minutes * 60_000);
+const stages: ApprovalStage[] = [
+  { rule: 'release', groups: ['leads'], users: [], count: 2, escalate: { afterSeconds: 7200, groups: ['security'], users: [] } },
+  { rule: 'release', groups: ['security'], users: [], count: 1 },
+  { rule: 'release', groups: ['cab'], users: [], count: 1, escalate: { afterSeconds: 1800, groups: [], users: ['carol'] } },
+];
+const approved = (who: string, stage: number, minutes: number): Review => ({ who: person(who), stage, at: later(minutes) });
+
+describe('the escalation timer', () => {
+  it('the first stage escalates `after` from filing; an approval within the stage does not restart it', () => {
+    expect(escalatesAt(stages, [], 0, filedAt)).toEqual(later(120));
+    expect(nextEscalation(stages, [], filedAt)).toEqual({ stage: 0, at: later(120) });
+    expect(nextEscalation(stages, [approved('bob', 0, 60)], filedAt)).toEqual({ stage: 0, at: later(120) });
+    expect(isEscalated(stages, [], 0, filedAt, later(119))).toBe(false);
+    expect(isEscalated(stages, [], 0, filedAt, later(120))).toBe(true);
+  });
+
+  it('a stage without escalation has no timer; a later one counts from the approval that started it', () => {
+    const stage0Done = [approved('bob', 0, 30), approved('pia', 0, 45)];
+    expect(nextEscalation(stages, stage0Done, filedAt)).toBeNull();
+    expect(escalatesAt(stages, stage0Done, 1, filedAt)).toBeNull();
+    const stage1Done = [...stage0Done, approved('sam', 1, 300)];
+    expect(nextEscalation(stages, stage1Done, filedAt)).toEqual({ stage: 2, at: later(330) });
+  });
+
+  it('no timer once every stage is met', () => {
+    const all = [approved('bob', 0, 1), approved('pia', 0, 2), approved('sam', 1, 3), approved('cid', 2, 4)];
+    expect(nextEscalation(stages, all, filedAt)).toBeNull();
+  });
+});
