@@ -13,6 +13,8 @@
 // Kept free of heavy imports: it starts once per push.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { resolve } from 'node:path';
 import { classifyRefUpdate, OID, type RefUpdateKind } from '../domain/git.js';
 
@@ -81,26 +83,42 @@ function readUpdates(input: string): Update[] {
   });
 }
 
+/** POST JSON with node:http(s): fetch() would cost ~100 ms of loading and exiting per push. */
+function post(url: string, auth: string, body: unknown): Promise<{ status: number; text: string }> {
+  const u = new URL(url);
+  const data = Buffer.from(JSON.stringify(body));
+  const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((ok, fail) => {
+    const req = send(
+      u,
+      { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json', 'content-length': data.length }, timeout: 30_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', fail);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
+    req.on('error', fail);
+    req.end(data);
+  });
+}
+
 async function ask(url: string, auth: string, body: unknown): Promise<{ allow: boolean; lines: string[] }> {
-  let res: Response;
+  let res: { status: number; text: string };
   try {
-    res = await fetch(`${url.replace(/\/+$/, '')}/v1/git/push`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
+    res = await post(`${url.replace(/\/+$/, '')}/v1/git/push`, auth, body);
   } catch (e) {
-    throw new Refusal(`cannot reach Ajar at ${url} (${(e as Error).cause ? String(((e as Error).cause as Error).message ?? (e as Error).cause) : (e as Error).message})`);
+    throw new Refusal(`cannot reach Ajar at ${url} (${(e as Error).message})`);
   }
-  const text = await res.text();
   let j: { allow?: unknown; lines?: unknown; error?: { message?: unknown } };
   try {
-    j = JSON.parse(text);
+    j = JSON.parse(res.text);
   } catch {
     throw new Refusal(`Ajar answered HTTP ${res.status} with something that is not JSON`);
   }
-  if (!res.ok) throw new Refusal(`Ajar refused the question (HTTP ${res.status}: ${String(j.error?.message ?? 'no message')})`);
+  if (res.status < 200 || res.status > 299) throw new Refusal(`Ajar refused the question (HTTP ${res.status}: ${String(j.error?.message ?? 'no message')})`);
   if (typeof j.allow !== 'boolean' || !Array.isArray(j.lines)) throw new Refusal('Ajar gave an answer the hook cannot read');
   return { allow: j.allow, lines: j.lines.map(String) };
 }
