@@ -10,7 +10,7 @@
 //     hg:billing:default and hg:push-*); pushes run Ajar's pretxnclose hook,
 //     which asks the server to decide;
 //   - baseline: `hg serve` (hgwebdir over the same kind of root), no hooks.
-// Cases: `hg clone -U` into /dev/shm, and a push of 100 new changesets (~2.5 MB)
+// Cases: `hg clone -U` into /dev/shm, and a push of 100 new changesets (~1 MB)
 // to a fresh copy of the repository (one per round and server, made before
 // timing). Servers alternate; one warm-up round, then ROUNDS measured rounds.
 //
