@@ -1,11 +1,11 @@
 // Plain git against Ajar's smart-HTTP gateway: real git client, real
 // `git http-backend`, Ajar's pre-receive hook deciding each ref.
 import { symlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ajar, startAjar } from './support/ajar.js';
 import { commit, git, gitConfig, makeRepo, repoUrl, reposOf, runGit, tempDir } from './support/git.js';
+import { rawHttp } from './support/raw-http.js';
 import { rawPush, receivePackBody, ZERO } from './support/receive-pack.js';
 
 let a: Ajar;
@@ -37,21 +37,6 @@ async function clone(user = 'alice', version = 2): Promise<string> {
 }
 
 const refOf = (ref: string) => runGit(['--git-dir', repo.dir, 'rev-parse', '--verify', '-q', ref]).then((r) => r.stdout.trim() || null);
-/** GET with the path sent exactly as written. */
-function rawGet(url: string, authorization: string): Promise<{ status: number; text: string }> {
-  const u = new URL(url);
-  const path = url.slice(u.origin.length);
-  return new Promise((ok, fail) => {
-    const req = httpRequest({ host: u.hostname, port: u.port, path, headers: { authorization } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', fail);
-    req.end();
-  });
-}
-
 const pushEvents = async () => (await a.json(['audit', '--local', '--type', 'git.push'])) as any[];
 
 beforeAll(async () => {
@@ -116,7 +101,7 @@ describe('clone and fetch', () => {
     const token = await a.token('alice');
     // Raw requests: fetch() would normalise `..` away before the server saw it.
     const ask = async (name: string) => {
-      const res = await rawGet(`${a.url}/git/${name}.git/info/refs?service=git-upload-pack`, `Basic ${Buffer.from(`alice:${token}`).toString('base64')}`);
+      const res = await rawHttp(a.url, 'GET', `/git/${name}.git/info/refs?service=git-upload-pack`, { authorization: `Basic ${Buffer.from(`alice:${token}`).toString('base64')}` });
       return { status: res.status, text: res.text.replaceAll(`git:${name}`, 'git:NAME') };
     };
     const missing = await ask('nothere');
@@ -126,7 +111,7 @@ describe('clone and fetch', () => {
     }
     // The same request shape with aliasing slashes is not a repository URL at all, whatever the repository.
     for (const path of ['/git/payments.git//info/refs', '/git/payments.git/./info/refs', '/git/payments.git/info/refs/']) {
-      const res = await rawGet(`${a.url}${path}?service=git-upload-pack`, `Basic ${Buffer.from(`alice:${token}`).toString('base64')}`);
+      const res = await rawHttp(a.url, 'GET', `${path}?service=git-upload-pack`, { authorization: `Basic ${Buffer.from(`alice:${token}`).toString('base64')}` });
       expect(res.status, path).toBe(404);
     }
     // The control: with the grant, the real name is served.

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ajar, startAjar } from './support/ajar.js';
+import { rawHttp } from './support/raw-http.js';
 import { policyRules } from './support/git.js';
 import { hg, hgCommit, hgConfig, hgReposOf, hgUrl, makeHgRepo, runHg, serverLog, tempDir } from './support/hg.js';
 
@@ -30,18 +31,7 @@ async function clone(user = 'alice'): Promise<string> {
 const push = async (work: string, user = 'alice', extra: string[] = []) => runHg(['push', ...extra, await hgUrl(a, 'billing', user)], { cwd: work });
 
 /** A raw request to the gateway, path and headers exactly as given. */
-function raw(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; reason: string; text: string }> {
-  const u = new URL(a.url);
-  return new Promise((ok, fail) => {
-    const req = httpRequest({ host: u.hostname, port: u.port, method, path, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', text }));
-    });
-    req.on('error', fail);
-    req.end(body);
-  });
-}
+const raw = (method: string, path: string, headers: Record<string, string>, body?: Buffer) => rawHttp(a.url, method, path, headers, body);
 
 const basic = async (user: string) => `Basic ${Buffer.from(`${user}:${await a.token(user)}`).toString('base64')}`;
 
