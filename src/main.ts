@@ -77,9 +77,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   // rest of Ajar still runs, and /hg/ says what is missing.
   let hgPython: string | undefined;
   let hgMissing: string | undefined;
+  const hgHome = join(resolve(opts.dataDir), 'hg-home');
   if (config.hg.root) {
     try {
-      hgPython = findHgPython(config.hg.python);
+      mkdirSync(hgHome, { recursive: true, mode: 0o700 });
+      hgPython = findHgPython(config.hg.python, hgHome);
     } catch (e) {
       hgMissing = (e as Error).message;
       log.warn({ problem: hgMissing }, 'Mercurial repositories are not served');
@@ -99,7 +101,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   // /git/ goes to the Git gateway (raw Node streams, no copies); the rest to the API.
   const api = getRequestListener(createHttpApp(ctx).fetch);
   const git = createGitGateway(ctx, { hookUrl: () => hookUrl });
-  const hgweb = hgPython ? startHgwebWorker({ python: hgPython, socketPath: join(dataDir, 'hgweb.sock'), log }) : undefined;
+  const hgweb = hgPython ? startHgwebWorker({ python: hgPython, socketPath: join(dataDir, 'hgweb.sock'), home: hgHome, log }) : undefined;
   if (hgweb) await hgweb.ready();
   const hg = createHgGateway(ctx, { worker: () => hgweb, hookUrl: () => hookUrl, unavailable: hgMissing });
   const http = createServer((req, res) => {

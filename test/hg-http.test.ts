@@ -312,3 +312,24 @@ describe('push', () => {
     expect((await a.cli(['audit', 'verify', '--local'])).code).toBe(0);
   });
 });
+
+describe('the hgweb worker', () => {
+  it('does not read a Mercurial config from a shared directory (a /tmp/.hgrc could load an extension)', async () => {
+    // TMPDIR stands for /tmp: anyone on the host may write there.
+    const shared = tempDir('shared-tmp-');
+    const marker = join(shared, 'extension-ran');
+    writeFileSync(join(shared, 'evil.py'), `open(${JSON.stringify(marker)}, 'w').write('ran')\n`);
+    writeFileSync(join(shared, '.hgrc'), `[extensions]\nevil = ${join(shared, 'evil.py')}\n`);
+    const b = await startAjar({ config, serverEnv: { TMPDIR: shared, HOME: shared } });
+    try {
+      await makeHgRepo(b, 'billing');
+      await b.json(['request', '--resource', 'hg:billing', '--action', 'read', '--duration', '1h', '--reason', 'x'], { as: 'alice' });
+      const work = tempDir('hgclone-');
+      await hg(['clone', '-q', await hgUrl(b, 'billing', 'alice'), work]);
+      const { existsSync } = await import('node:fs');
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      await b.stop();
+    }
+  });
+});

@@ -3,6 +3,7 @@
 // commands and Mercurial's `hg -R <repo> serve --stdio` are accepted, the repository path is canonicalised, Ajar decides, and git is
 // run with an argument array (never a shell).
 import { spawn } from 'node:child_process';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { GitService } from '../app/git.js';
 import { repoNameProblem } from '../domain/git.js';
@@ -107,9 +108,11 @@ export async function runSshCommand(o: SshCommandOptions): Promise<number> {
   } else {
     // Mercurial's own ssh server, with Ajar's settings forced on the repository;
     // without a write grant every transaction is refused.
-    command = findHgPython(o.python);
+    // HOME: the SSH account's own (never a shared directory: Mercurial runs what ~/.hgrc says).
+    const home = process.env.HOME || userInfo().homedir;
+    command = findHgPython(o.python, home);
     args = [HG_SERVE_SCRIPT, dir];
-    env = hgEnv({
+    env = hgEnv(home, {
       AJAR_HG_USER: o.user,
       AJAR_HG_REPO: cmd.repo,
       AJAR_HOOK_URL: o.url,

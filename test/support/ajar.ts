@@ -39,7 +39,7 @@ export interface Ajar {
 
 let counter = 0;
 
-export async function startAjar(opts: { config?: string; clock?: string; shareDatabaseOf?: Ajar } = {}): Promise<Ajar> {
+export async function startAjar(opts: { config?: string; clock?: string; shareDatabaseOf?: Ajar; serverEnv?: Record<string, string> } = {}): Promise<Ajar> {
   const t = inject('ajarTest');
   const dir = mkdtempSync(join(t.root, 'run-'));
   const dataDir = join(dir, 'data');
@@ -134,7 +134,7 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
       return new Date(readFileSync(clockFile, 'utf8').trim());
     },
     async start() {
-      proc = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'], { env: env({ AJAR_LOG_LEVEL: 'info' }), stdio: ['ignore', 'pipe', 'pipe'] });
+      proc = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'], { env: env({ AJAR_LOG_LEVEL: 'info', ...opts.serverEnv }), stdio: ['ignore', 'pipe', 'pipe'] });
       // Only this run's output: after a restart the log already says "listening" from the
       // last run, and a stop sent before this one is up would kill it mid-start.
       const from = log.length;

@@ -2,7 +2,6 @@
 // as a WSGI application on a Unix socket in the data directory (mode 0600),
 // so no request pays Python's start-up. Restarted if it dies.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from '../../logger.js';
 
@@ -13,12 +12,12 @@ export const HG_HOOK_MODULE = resolve(HG_HOOKS_DIR, 'ajar_hg.py');
  * The Python that has Mercurial: the configured one, or the one `hg` itself
  * runs with (`python3` on PATH may be another, e.g. a pyenv one without it).
  */
-export function findHgPython(configured: string | undefined): string {
+export function findHgPython(configured: string | undefined, home: string): string {
   const candidates: string[] = [];
   if (configured) candidates.push(configured);
   else {
     try {
-      const exe = execFileSync('hg', ['debuginstall', '-T', '{pythonexe}'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: hgEnv() }).trim();
+      const exe = execFileSync('hg', ['debuginstall', '-T', '{pythonexe}'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: hgEnv(home) }).trim();
       if (exe) candidates.push(exe);
     } catch {
       /* no hg on PATH: try the usual place */
@@ -38,11 +37,16 @@ export function findHgPython(configured: string | undefined): string {
   );
 }
 
-/** The environment of Mercurial processes Ajar starts: nothing inherited but PATH. */
-export function hgEnv(extra: Record<string, string> = {}): Record<string, string> {
+/**
+ * The environment of Mercurial processes Ajar starts: nothing inherited but PATH
+ * and a HOME. Mercurial trusts `$HOME/.hgrc` fully (extensions run code), so HOME
+ * is never a shared directory like /tmp: it is the account's own home, or a
+ * private directory of Ajar's.
+ */
+export function hgEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    HOME: tmpdir(),
+    HOME: home,
     LANG: 'C.UTF-8',
     HGENCODING: 'utf-8',
     HGUSER: 'ajar',
@@ -56,13 +60,14 @@ export interface HgwebWorker {
   stop(): Promise<void>;
 }
 
-export function startHgwebWorker(opts: { python: string; socketPath: string; log: Logger }): HgwebWorker {
+/** `home`: a private directory (0700) of Ajar's, Mercurial's HOME. */
+export function startHgwebWorker(opts: { python: string; socketPath: string; home: string; log: Logger }): HgwebWorker {
   let child: ChildProcess | undefined;
   let stopping = false;
   let readyPromise: Promise<void>;
   const launch = () => {
     readyPromise = new Promise((ok, fail) => {
-      const c = spawn(opts.python, [resolve(HG_HOOKS_DIR, 'ajar_hgweb.py'), opts.socketPath], { env: hgEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(opts.python, [resolve(HG_HOOKS_DIR, 'ajar_hgweb.py'), opts.socketPath], { env: hgEnv(opts.home), stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       let out = '';
       let err = '';
