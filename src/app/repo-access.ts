@@ -57,7 +57,19 @@ function writeGrant(grants: GrantView[], kind: RepoKind, repo: string, now: Date
  */
 export async function authorizeRepo(
   ctx: AppContext,
-  input: { kind: RepoKind; subject: string; repo: string; write: boolean; transport: Transport; exists: boolean; audit: boolean; details?: Record<string, unknown> },
+  input: {
+    kind: RepoKind;
+    subject: string;
+    repo: string;
+    write: boolean;
+    transport: Transport;
+    exists: boolean;
+    /** audit an allowed answer too (denials are audited unless `quiet`) */
+    audit: boolean;
+    /** a question asked only to set up a session (may it also write?), not an attempt: no event */
+    quiet?: boolean;
+    details?: Record<string, unknown>;
+  },
 ): Promise<RepoAccess> {
   const now = ctx.clock.now();
   const resource: Resource = { kind: input.kind, name: input.repo };
@@ -73,7 +85,7 @@ export async function authorizeRepo(
       grantId = writeGrant(grants, input.kind, input.repo, now)?.id ?? null;
     }
     const allow = grantId !== null;
-    if (input.audit || !allow) {
+    if (input.audit || (!allow && !input.quiet)) {
       await appendAudit(tx, now, [
         {
           type: input.write ? `${input.kind}.push` : READ_EVENT[input.kind],

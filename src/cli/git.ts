@@ -21,9 +21,9 @@ export function registerGitCommands(program: Command) {
     .command('install-hook <kind> <repo-path>')
     .description('hook mode: put Ajar\'s server hook in a repository served by something else (kind: git or hg)')
     .requiredOption('--url <url>', 'the Ajar server the hook asks')
-    .requiredOption('--token-file <file>', 'file holding a hook account\'s API token (config git.hook_accounts)')
+    .requiredOption('--token-file <file>', 'file holding a hook account\'s API token (config git.hook_accounts or hg.hook_accounts)')
     .option('--user-var <name>', `variable naming the pusher: a name, or ${Object.entries(USER_VARS).map(([k, v]) => `${k} (${v})`).join(', ')}`, 'http')
-    .option('--repo <name>', 'the repository\'s name in Ajar (git:<name>); default: the directory name without .git')
+    .option('--repo <name>', 'the repository\'s name in Ajar (git:<name> or hg:<name>); default: the directory name without .git')
     .option('--json', 'print JSON')
     .action((kind: string, repoPath: string, o) => {
       try {

@@ -35,7 +35,7 @@ export const hgRoutes: Route[] = [
       const base = { kind: 'hg' as const, subject: body.user, repo: body.repo, transport: 'ssh' as const, exists: body.exists };
       const read = await authorizeRepo(ctx, { ...base, write: false, audit: true });
       if (!read.allow) return read;
-      const write = await authorizeRepo(ctx, { ...base, write: true, audit: false });
+      const write = await authorizeRepo(ctx, { ...base, write: true, audit: false, quiet: true });
       if (!write.allow) return { ...read, write: false };
       return { ...read, write: true, session: await openPushSession(ctx, body.user, 'hg', body.repo, 'ssh') };
     },
