@@ -1,100 +1,35 @@
 // SSH mode end to end: a real sshd runs `ajar ssh-command alice` as the forced
 // command of alice's key, against a real `ajar serve`; git clones and pushes
 // over ssh:// and the pre-receive hook decides every ref.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ajar, CLI, run, startAjar } from './support/ajar.js';
+import { type Ajar, CLI, startAjar } from './support/ajar.js';
 import { commit, git, gitConfig, makeRepo, reposOf, runGit, tempDir } from './support/git.js';
+import { type Sshd, startSshd } from './support/sshd.js';
 
-const SSHD = '/usr/sbin/sshd';
-// sshd started by someone other than root only lets that user in.
-const login = userInfo().username;
 let a: Ajar;
-let sshd: ChildProcess | undefined;
-let sshdLog = '';
-let port = 0;
-let key = '';
+let sshd: Sshd;
 let bare = '';
 let main = '';
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address() as { port: number };
-      s.close(() => ok(p));
-    });
-  });
-}
-
-const sshOptions = () => ['-F', '/dev/null', '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-p', String(port)];
-const url = (repo = 'payments.git') => `ssh://${login}@127.0.0.1:${port}/${repo}`;
-const viaSsh = (extra: Record<string, string> = {}) => ({ GIT_SSH_COMMAND: ['ssh', ...sshOptions()].join(' '), ...extra });
+const url = (repo = 'payments.git') => `ssh://${sshd.login}@127.0.0.1:${sshd.port}/${repo}`;
+const viaSsh = (extra: Record<string, string> = {}) => ({ GIT_SSH_COMMAND: ['ssh', ...sshd.options()].join(' '), ...extra });
 /** `ssh host COMMAND`: what arrives as SSH_ORIGINAL_COMMAND. */
-const sshRemote = (command: string, opts: { options?: string[]; env?: Record<string, string>; stdin?: string } = {}) =>
-  run('ssh', [...sshOptions(), ...(opts.options ?? []), `${login}@127.0.0.1`, command], { PATH: process.env.PATH, HOME: tempDir('ssh-home-'), ...opts.env }, opts.stdin);
+const sshRemote = (command: string, opts: { options?: string[]; env?: Record<string, string>; stdin?: string } = {}) => sshd.remote(command, opts);
 const ref = async (name: string) => (await runGit(['--git-dir', bare, 'rev-parse', '--verify', '-q', name])).stdout.trim();
 const gitEvents = async () => (await a.json(['audit', '--type', 'git.*'])) as any[];
 
 beforeAll(async () => {
-  if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install openssh-server (.ci/run does)`);
   a = await startAjar({ config: gitConfig() });
   ({ dir: bare, main } = await makeRepo(a, 'payments'));
-  const dir = tempDir('sshd-');
-  for (const name of ['hostkey', 'alice']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, name)]);
-  key = join(dir, 'alice');
-  const tokenFile = join(dir, 'hook-token');
+  const tokenFile = join(tempDir('tok-'), 'hook-token');
   writeFileSync(tokenFile, `${await a.token('git-hooks')}\n`, { mode: 0o600 });
-  const forced = [process.execPath, CLI, 'ssh-command', 'alice', '--root', reposOf(a), '--url', a.url, '--token-file', tokenFile].map((w) => `'${w}'`).join(' ');
-  writeFileSync(join(dir, 'authorized_keys'), `command="${forced}",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ${readFileSync(`${key}.pub`, 'utf8')}`);
-  port = await freePort();
-  const config = [
-    `Port ${port}`,
-    'ListenAddress 127.0.0.1',
-    `HostKey ${join(dir, 'hostkey')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PubkeyAuthentication yes',
-    'StrictModes no',
-    'UsePAM no',
-    'PermitRootLogin yes',
-    'AcceptEnv GIT_PROTOCOL',
-    `PidFile ${join(dir, 'sshd.pid')}`,
-  ];
-  writeFileSync(join(dir, 'sshd_config'), `${config.join('\n')}\n`);
-  if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true }); // its privilege separation directory
-  const proc = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  sshd = proc;
-  await new Promise<void>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`sshd did not start:\n${sshdLog}`)), 20_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      sshdLog += d.toString();
-      if (/Server listening on 127\.0\.0\.1/.test(sshdLog)) {
-        clearTimeout(timer);
-        ok();
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`sshd exited ${code}:\n${sshdLog}`));
-    });
-  });
+  sshd = await startSshd({ command: [process.execPath, CLI, 'ssh-command', 'alice', '--root', reposOf(a), '--url', a.url, '--token-file', tokenFile], acceptEnv: ['GIT_PROTOCOL'] });
 });
 
 afterAll(async () => {
-  if (sshd && sshd.exitCode === null) {
-    const p = sshd;
-    await new Promise<void>((ok) => {
-      p.once('exit', () => ok());
-      p.kill('SIGTERM');
-    });
-  }
+  await sshd?.stop();
   await a?.stop();
 });
 
@@ -119,7 +54,7 @@ describe('fetching over SSH', () => {
       ['v2', ['clone'], url()],
       ['v0', ['-c', 'protocol.version=0', 'clone'], url()],
       ['git upload-pack', ['clone', '--upload-pack', 'git upload-pack'], url()],
-      ['scp-like address', ['clone'], `${login}@127.0.0.1:payments.git`], // the port comes from GIT_SSH_COMMAND's -p
+      ['scp-like address', ['clone'], `${sshd.login}@127.0.0.1:payments.git`], // the port comes from GIT_SSH_COMMAND's -p
     ] as const) {
       const dest = join(tempDir('clone-'), 'payments');
       const r = await runGit([...args, from, dest], { env: viaSsh({ GIT_TRACE_PACKET: '1' }) });
