@@ -15,6 +15,7 @@ import { createGitGateway } from './gateway/git/http-gateway.js';
 import { GIT_PREFIX } from './gateway/git/http-path.js';
 import { createHgGateway, HG_PREFIX } from './gateway/hg/http-gateway.js';
 import { findHgPython, startHgwebWorker } from './gateway/hg/hgweb-worker.js';
+import { startSpawner } from './gateway/spawner.js';
 import { createHttpApp } from './http/server-app.js';
 import { createLogger, type Logger } from './logger.js';
 import { type Database, openDatabase } from './store/database.js';
@@ -89,6 +90,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   }
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Started while this process is small: it starts git for the gateway (see spawner-main.ts).
+  const spawner = config.git.root ? await startSpawner(join(dataDir, 'spawner.sock'), log) : undefined;
   const database = await openStore({ ...opts, dataDir });
   const clock = clockFromEnv(log);
   const ctx = makeContext(database, config, clock, log);
@@ -100,7 +103,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   let hookUrl = '';
   // /git/ goes to the Git gateway (raw Node streams, no copies); the rest to the API.
   const api = getRequestListener(createHttpApp(ctx).fetch);
-  const git = createGitGateway(ctx, { hookUrl: () => hookUrl });
+  const git = createGitGateway(ctx, { hookUrl: () => hookUrl, spawner });
   const hgweb = hgPython ? startHgwebWorker({ python: hgPython, socketPath: join(dataDir, 'hgweb.sock'), home: hgHome, log }) : undefined;
   if (hgweb) await hgweb.ready();
   const hg = createHgGateway(ctx, { worker: () => hgweb, hookUrl: () => hookUrl, unavailable: hgMissing });
@@ -149,6 +152,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         stopWatching();
         await stopSweeper();
         await hgweb?.stop();
+        await spawner?.stop();
         await Promise.all([closeServer(http), admin ? closeServer(admin) : Promise.resolve()]);
         if (admin) rmSync(socketPath, { force: true });
         await database.close();

@@ -4,7 +4,9 @@
 // so a 1 GB push never sits in memory.
 import { spawn } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../logger.js';
+import type { Spawner } from './spawner.js';
 
 export interface CgiOptions {
   command: string;
@@ -12,14 +14,54 @@ export interface CgiOptions {
   env: Record<string, string>;
   cwd?: string | undefined;
   log: Logger;
+  /** start the program through the small spawner process (fast from a big process) */
+  spawner?: Spawner | undefined;
 }
 
 const MAX_HEADER_BYTES = 64 * 1024;
 
+interface CgiChild {
+  input: Writable;
+  output: Readable;
+  kill(): void;
+  /** stderr and exit, when the program is our own child */
+  stderr?: Readable | undefined;
+  onExit?(fn: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+  onError?(fn: (e: Error) => void): void;
+}
+
+async function startCgi(opts: CgiOptions): Promise<CgiChild> {
+  if (opts.spawner) {
+    const s = await opts.spawner.run({ command: opts.command, args: opts.args, env: opts.env, cwd: opts.cwd });
+    return { input: s, output: s, kill: () => s.destroy() };
+  }
+  const child = spawn(opts.command, opts.args, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+  return {
+    input: child.stdin,
+    output: child.stdout,
+    stderr: child.stderr,
+    kill: () => {
+      if (child.exitCode === null && !child.killed) child.kill('SIGTERM');
+    },
+    onExit: (fn) => child.on('close', fn),
+    onError: (fn) => child.on('error', fn),
+  };
+}
+
 /** Resolves when the response has been sent (or the client went away). */
-export function runCgi(req: IncomingMessage, res: ServerResponse, opts: CgiOptions): Promise<void> {
+export async function runCgi(req: IncomingMessage, res: ServerResponse, opts: CgiOptions): Promise<void> {
+  let child: CgiChild;
+  try {
+    child = await startCgi(opts);
+  } catch (e) {
+    opts.log.error({ program: opts.command, err: String(e) }, 'cannot start the cgi program');
+    if (!res.headersSent) {
+      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('ajar: the git server failed to answer; try again\n');
+    }
+    return;
+  }
   return new Promise((done) => {
-    const child = spawn(opts.command, opts.args, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
     let headerBuf: Buffer | null = Buffer.alloc(0);
     let stderr = '';
     let finished = false;
@@ -34,51 +76,50 @@ export function runCgi(req: IncomingMessage, res: ServerResponse, opts: CgiOptio
         res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' });
         res.end('ajar: the git server failed to answer; try again\n');
       } else res.destroy();
+      child.kill();
       finish();
     };
 
-    child.on('error', (e) => fail(`cannot run: ${e.message}`));
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => {
+    child.onError?.((e) => fail(`cannot run: ${e.message}`));
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => {
       if (stderr.length < 8192) stderr += d;
     });
     // The client went away: stop the program instead of letting it run on.
     res.on('close', () => {
-      if (child.exitCode === null && !child.killed) child.kill('SIGTERM');
+      if (!res.writableFinished) child.kill();
       finish();
     });
-    req.on('error', () => child.kill('SIGTERM'));
-    child.stdin.on('error', () => {}); // the program may exit before reading everything (e.g. a refusal)
-    req.pipe(child.stdin);
+    req.on('error', () => child.kill());
+    child.input.on('error', () => {}); // the program may exit before reading everything (e.g. a refusal)
+    req.pipe(child.input);
 
     const onHeaderData = (chunk: Buffer) => {
       headerBuf = Buffer.concat([headerBuf!, chunk]);
       const end = findHeaderEnd(headerBuf);
       if (end === null) {
-        if (headerBuf.length > MAX_HEADER_BYTES) {
-          child.kill('SIGTERM');
-          fail('the CGI header is too large');
-        }
+        if (headerBuf.length > MAX_HEADER_BYTES) fail('the CGI header is too large');
         return;
       }
       const head = headerBuf.subarray(0, end.at).toString('latin1');
       const rest = headerBuf.subarray(end.at + end.length);
       headerBuf = null;
-      child.stdout.off('data', onHeaderData);
+      child.output.off('data', onHeaderData);
       const { status, headers } = parseCgiHeaders(head);
       res.writeHead(status, headers);
       if (rest.length > 0) res.write(rest);
-      child.stdout.pipe(res);
+      child.output.pipe(res);
     };
-    child.stdout.on('data', onHeaderData);
-    child.on('close', (code, signal) => {
-      if (headerBuf !== null) return fail(`exited (${code ?? signal}) before answering`);
+    child.output.on('data', onHeaderData);
+    child.output.on('error', () => {});
+    child.output.on('end', () => {
+      if (headerBuf !== null) return fail('the program ended before answering');
+      if (!res.writableEnded) res.end();
+    });
+    child.onExit?.((code, signal) => {
       if (code !== 0 && !finished) opts.log.warn({ program: opts.command, code, signal, stderr: stderr.slice(0, 2000) }, 'cgi program exited with an error');
     });
-    child.stdout.on('end', () => {
-      if (headerBuf === null && !res.writableEnded) res.end();
-    });
-    res.on('finish', finish);
+    child.output.resume();
   });
 }
 

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AppContext } from '../../app/context.js';
 import { authorizeRepo, openPushSession } from '../../app/repo-access.js';
 import { runCgi } from '../cgi.js';
+import type { Spawner } from '../spawner.js';
 import { basicAuth, header, optional, text } from '../http-util.js';
 import { parseGitRequest } from './http-path.js';
 import { gitEnv, repoDir, validGitProtocol } from './repo.js';
@@ -13,6 +14,8 @@ import { gitEnv, repoDir, validGitProtocol } from './repo.js';
 export interface GitGatewayOptions {
   /** where this process's API answers the pre-receive hook (loopback) */
   hookUrl: () => string;
+  /** starts git http-backend from a small process */
+  spawner?: Spawner | undefined;
 }
 
 export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
@@ -71,7 +74,7 @@ export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
           ...optional('HTTP_CONTENT_ENCODING', header(req, 'content-encoding')),
         },
       });
-      await runCgi(req, res, { command: 'git', args: ['http-backend'], env, log: ctx.log });
+      await runCgi(req, res, { command: 'git', args: ['http-backend'], env, log: ctx.log, spawner: opts.spawner });
     } catch (e) {
       // Cannot decide (database down, ...): refuse, and say so.
       ctx.log.error({ err: String(e), path }, 'git gateway failed');
