@@ -1,6 +1,7 @@
 // Grants: list them, end them early (revoke, release), extend them, and the
 // one access decision every enforcement point asks for.
 import type { Transaction } from 'kysely';
+import { artifactProblem } from '../domain/artifact.js';
 import { decide, type Decision, requestCommand } from '../domain/decide.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { effectiveGrantState, type GrantState } from '../domain/grant.js';
@@ -152,6 +153,8 @@ export interface CheckInput {
   resource: string;
   /** count one use of a use-bound grant when allowed */
   consume?: boolean | undefined;
+  /** the commit or image digest about to be used (deploys) */
+  artifact?: string | undefined;
 }
 
 export type CheckResult = Decision & { subject: string; action: string; resource: string; at: string };
@@ -167,6 +170,7 @@ export async function check(ctx: AppContext, actor: Actor, input: CheckInput): P
   if (p.value.name.includes('*') || p.value.scope?.includes('*')) throw badInput('resource: name one concrete resource, not a pattern', { field: 'resource' });
   const v = validateAction(p.value, input.action);
   if (!v.ok) throw badInput(`action: ${v.error}`, { field: 'action' });
+  if (input.artifact !== undefined && artifactProblem(input.artifact)) throw badInput(`artifact: ${artifactProblem(input.artifact)}`, { field: 'artifact' });
   const resource = canonicalResource(p.value);
   const now = ctx.clock.now();
   return inTransaction(ctx, async (tx) => {
@@ -179,7 +183,7 @@ export async function check(ctx: AppContext, actor: Actor, input: CheckInput): P
       let q = tx.selectFrom('grants').selectAll().where('subject', '=', input.subject).where('state', 'in', OPEN).where('ends_at', '>', now);
       if (input.consume) q = q.forUpdate();
       const rows = await q.execute();
-      decision = decide(rows.map(grantView), { subject: input.subject, action: input.action, resource: p.value }, now);
+      decision = decide(rows.map(grantView), { subject: input.subject, action: input.action, resource: p.value, artifact: input.artifact }, now);
       const d = decision;
       if (d.allow && input.consume && d.usesLeft !== null) {
         const uses = rows.find((r) => r.id === d.grantId)!.uses + 1;
@@ -198,6 +202,7 @@ export async function check(ctx: AppContext, actor: Actor, input: CheckInput): P
       grantId: decision.allow ? decision.grantId : null,
       outcome: decision.allow ? 'allow' : 'deny',
       reason: decision.allow ? null : decision.reason,
+      ...(input.artifact ? { details: { artifact: input.artifact } } : {}),
     });
     await appendAudit(tx, now, events);
     return { ...decision, subject: input.subject, action: input.action, resource, at: now.toISOString() };

@@ -1,6 +1,7 @@
 // Access requests: file one, review it, cancel it. Every change is one
 // transaction holding the row lock, the change and its audit events.
 import type { Kysely, Transaction } from 'kysely';
+import { artifactProblem } from '../domain/artifact.js';
 import { formatDuration, parseDuration } from '../domain/duration.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { effectiveRequestState, type RequestState } from '../domain/grant.js';
@@ -42,6 +43,8 @@ export interface RequestInput {
   breakGlass?: boolean | undefined;
   /** typed justification fields asked by the policy, e.g. { incident_id: "INC-12" } */
   fields?: Record<string, string> | undefined;
+  /** bind the approval to one build: a commit id or an image digest */
+  artifact?: string | undefined;
 }
 
 const MAX_START_AHEAD_S = 30 * 86400;
@@ -101,6 +104,10 @@ export async function createRequest(
 ): Promise<RequestDto> {
   if (actor.via === 'local') throw new AppError('permission_denied', 'requests are filed by a person or service account with a token, not by the local admin');
   checkReason(input.reason, input.ticket);
+  if (input.artifact !== undefined) {
+    const bad = artifactProblem(input.artifact);
+    if (bad) throw badInput(`artifact: ${bad}`, { field: 'artifact' });
+  }
   const resources = resolveResources(ctx, input.resources, input.actions);
   const actions = [...new Set(input.actions)];
   const ev = evaluateRequest(ctx.config.policy, actor, resources, actions, { breakGlass: input.breakGlass === true });
@@ -144,6 +151,7 @@ export async function createRequest(
     ticket: input.ticket ?? null,
     fields: JSON.stringify(fields),
     extends_grant_id: extendsGrant?.id ?? null,
+    artifact: input.artifact ?? null,
     state: 'pending',
     plan: JSON.stringify(plan),
     policy_version: ctx.policyVersion,
@@ -265,6 +273,7 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
       starts_at: start,
       ends_at: end,
       max_uses: r.max_uses,
+      artifact: r.artifact,
       state: start > now ? 'scheduled' : 'active',
       auto_approved: plan.auto,
       break_glass: plan.breakGlass === true,

@@ -33,6 +33,8 @@ export interface RequestDto {
   reviews: { reviewer: string; decision: string; reason: string | null; at: string }[];
   grantId: string | null;
   extendsGrantId: string | null;
+  /** the commit or image digest the approval is bound to */
+  artifact: string | null;
   policyVersion: string;
   createdAt: string;
   expiresAt: string;
@@ -68,6 +70,7 @@ export function requestDto(
     reviews: reviews.map((v) => ({ reviewer: v.reviewer, decision: v.decision, reason: v.reason, at: iso(v.created_at)! })),
     grantId,
     extendsGrantId: r.extends_grant_id,
+    artifact: r.artifact,
     policyVersion: r.policy_version,
     createdAt: iso(r.created_at)!,
     expiresAt: iso(r.expires_at)!,
@@ -93,6 +96,8 @@ export interface GrantDto {
   endedBy: string | null;
   endReason: string | null;
   breakGlass: boolean;
+  /** bound to one build: allows that commit or image digest only */
+  artifact: string | null;
   /** break-glass grants stay under review until someone else closes it */
   review: { open: boolean; closedAt: string | null; closedBy: string | null; note: string | null } | null;
 }
@@ -114,6 +119,7 @@ export function grantDto(g: GrantRow, at: Date): GrantDto {
     endedBy: g.ended_by,
     endReason: g.end_reason,
     breakGlass: g.break_glass,
+    artifact: g.artifact,
     review: g.break_glass ? { open: !g.review_closed_at, closedAt: iso(g.review_closed_at), closedBy: g.review_closed_by, note: g.review_note } : null,
   };
 }
@@ -142,5 +148,6 @@ export function grantView(g: GrantRow): GrantView {
     maxUses: g.max_uses,
     uses: g.uses,
     state: g.state as GrantState,
+    artifact: g.artifact,
   };
 }

@@ -69,10 +69,12 @@ export function registerAccessCommands(program: Command, g: G) {
     .option('--uses <n>', 'end after this many uses', (v) => Number(v))
     .option('--field <name=value>', 'a justification field the policy asks for, repeatable (e.g. incident_id=INC-12)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--break-glass', 'emergency: use a break-glass rule (granted at once, flagged, reviewed afterwards)')
+    .option('--artifact <id>', 'bind the approval to one build: a commit id or an image digest (sha256:…)')
     .option('--json', 'print JSON')
     .action((o) =>
       withClient(g(), async (c) => {
         const r = await callJson<RequestDto>(c, 'POST', '/v1/requests', {
+          ...(o.artifact ? { artifact: o.artifact } : {}),
           resources: o.resource,
           actions: o.action,
           reason: o.reason,
@@ -241,10 +243,11 @@ export function registerAccessCommands(program: Command, g: G) {
     .requiredOption('--action <action>', 'the action')
     .requiredOption('--resource <resource>', 'the concrete resource')
     .option('--consume', 'count one use of a use-bound grant')
+    .option('--artifact <id>', 'the commit or image digest about to be used (a grant bound to another allows nothing)')
     .option('--json', 'print JSON')
     .action((o) =>
       withClient(g(), async (c) => {
-        const r = await callJson(c, 'POST', '/v1/check', { subject: o.user, action: o.action, resource: o.resource, ...(o.consume ? { consume: true } : {}) });
+        const r = await callJson(c, 'POST', '/v1/check', { subject: o.user, action: o.action, resource: o.resource, ...(o.consume ? { consume: true } : {}), ...(o.artifact ? { artifact: o.artifact } : {}) });
         print(o.json, r, () =>
           r.allow
             ? `allow: ${o.user} may ${o.action} ${r.resource} until ${when(r.expiresAt)} (grant ${r.grantId}${r.usesLeft !== null ? `, ${r.usesLeft} use(s) left` : ''})\n`

@@ -8,6 +8,7 @@ import { migrate, pendingMigrations } from '../store/migrations.js';
 import { VERSION } from '../http/server-app.js';
 import { registerAccessCommands } from './access.js';
 import { registerAdminCommands } from './admin.js';
+import { registerGateCommand } from './gate.js';
 import { registerGitCommands } from './git.js';
 import { checkConfigFile, registerPolicyCommands } from './policy.js';
 import { CliError, dataDirOf, type GlobalOptions } from './client.js';
@@ -106,6 +107,7 @@ registerAccessCommands(program, globals);
 registerAdminCommands(program, globals);
 registerPolicyCommands(program, globals);
 registerGitCommands(program);
+registerGateCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);

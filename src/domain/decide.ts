@@ -3,6 +3,7 @@
 // Pure: the caller passes the subject's grants. No I/O, so it is fast, easy to
 // test and the same everywhere.
 import { effectiveGrantState, type GrantView } from './grant.js';
+import { sameArtifact } from './artifact.js';
 import { canonicalResource, type Resource, resourceMatches } from './resource.js';
 
 export type Decision =
@@ -13,6 +14,8 @@ export interface DecisionQuery {
   subject: string;
   action: string;
   resource: Resource;
+  /** the commit or image digest about to be used; a grant bound to another allows nothing */
+  artifact?: string | undefined;
 }
 
 export function requestCommand(action: string, resource: Resource): string {
@@ -27,10 +30,15 @@ export function shellWord(text: string): string {
 export function decide(grants: readonly GrantView[], q: DecisionQuery, at: Date): Decision {
   let best: GrantView | undefined;
   let scheduled: GrantView | undefined;
+  let otherArtifact: GrantView | undefined;
   for (const g of grants) {
     if (g.subject !== q.subject || !g.actions.includes(q.action)) continue;
     if (!g.resources.some((r) => resourceMatches(r, q.resource))) continue;
     const state = effectiveGrantState(g, at);
+    if (g.artifact && (q.artifact === undefined || !sameArtifact(g.artifact, q.artifact))) {
+      if (state === 'active') otherArtifact = g;
+      continue;
+    }
     if (state === 'scheduled') {
       if (!scheduled || g.startsAt < scheduled.startsAt) scheduled = g;
       continue;
@@ -51,7 +59,9 @@ export function decide(grants: readonly GrantView[], q: DecisionQuery, at: Date)
   const what = `${q.action} on ${canonicalResource(q.resource)}`;
   const reason = scheduled
     ? `no active grant for ${what}: grant ${scheduled.id} starts at ${scheduled.startsAt.toISOString()}`
-    : `no active grant for ${what}`;
+    : otherArtifact
+      ? `no active grant for ${what}${q.artifact ? ` and artifact ${q.artifact}` : ' without naming the artifact'}: grant ${otherArtifact.id} is bound to ${otherArtifact.artifact}`
+      : `no active grant for ${what}`;
   return { allow: false, reason, request: requestCommand(q.action, q.resource) };
 }
 

@@ -19,6 +19,8 @@ export interface GrantView {
   endsAt: Date;
   maxUses: number | null;
   uses: number;
+  /** bound to one build: allows only queries for this commit or image digest */
+  artifact?: string | null | undefined;
   /** the state as last written; `effectiveGrantState` says what it is at a given time */
   state: GrantState;
 }

@@ -181,6 +181,15 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0008_artifact': {
+    async up(db) {
+      // An approval bound to one build (commit or image digest): the grant allows that one only.
+      await sql`
+        alter table access_requests add column artifact text;
+        alter table grants add column artifact text;
+      `.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

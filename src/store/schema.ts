@@ -25,6 +25,7 @@ export interface ApiTokenTable {
 
 export interface AccessRequestTable {
   id: string;
+  artifact: string | null;
   requester: string;
   resources: Json<string[]>;
   actions: Json<string[]>;
@@ -58,6 +59,7 @@ export interface RequestReviewTable {
 
 export interface GrantTable {
   id: string;
+  artifact: string | null;
   request_id: string;
   subject: string;
   resources: Json<string[]>;

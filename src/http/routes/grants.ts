@@ -82,6 +82,7 @@ export const grantRoutes: Route[] = [
       action: z.string().min(1),
       resource: z.string().min(1),
       consume: z.boolean().optional(),
+      artifact: z.string().max(300).optional(),
     }),
     handler: async ({ ctx, actor, body }) => {
       const r = await check(ctx, actor, body);

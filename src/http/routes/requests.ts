@@ -13,6 +13,7 @@ const createBody = z.strictObject({
   uses: z.number().int().optional(),
   break_glass: z.boolean().optional(),
   fields: z.record(z.string().max(32), z.string().max(500)).optional(),
+  artifact: z.string().max(300).optional(),
 });
 
 const reviewBody = z.strictObject({
@@ -42,6 +43,7 @@ export const requestRoutes: Route[] = [
         maxUses: body.uses,
         breakGlass: body.break_glass,
         fields: body.fields,
+        artifact: body.artifact,
       }),
   },
   {

@@ -1,0 +1,104 @@
+// `ajar gate`: the deploy gate for any CI system. Allowed → exit 0 at once
+// (one use of a use-bound grant is counted). Otherwise, with --wait, it files
+// the request — reason and links from the pipeline's environment — shows
+// progress while it waits, and exits 0 once approved, 1 when denied, cancelled,
+// expired or timed out, 2 on errors.
+import type { Command } from 'commander';
+import type { RequestDto } from '../app/views.js';
+import { parseDuration } from '../domain/duration.js';
+import { clockFromEnv } from '../main.js';
+import { callJson, CliError, type Client, type GlobalOptions } from './client.js';
+import { withClient } from './run.js';
+
+/** What the pipeline says about itself, for the reason and the audit log (GitHub Actions, GitLab CI, Jenkins). */
+export function pipelineContext(env: NodeJS.ProcessEnv): { summary: string | undefined; commit: string | undefined } {
+  if (env.GITHUB_ACTIONS === 'true') {
+    const run = env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined;
+    return { summary: [`GitHub Actions ${env.GITHUB_WORKFLOW ?? ''}`.trim(), run, env.GITHUB_ACTOR && `by ${env.GITHUB_ACTOR}`, env.GITHUB_SHA && `commit ${env.GITHUB_SHA}`].filter(Boolean).join(' '), commit: env.GITHUB_SHA };
+  }
+  if (env.GITLAB_CI === 'true') {
+    return { summary: ['GitLab CI', env.CI_PIPELINE_URL, env.GITLAB_USER_LOGIN && `by ${env.GITLAB_USER_LOGIN}`, env.CI_COMMIT_SHA && `commit ${env.CI_COMMIT_SHA}`].filter(Boolean).join(' '), commit: env.CI_COMMIT_SHA };
+  }
+  if (env.JENKINS_URL) {
+    return { summary: ['Jenkins', env.BUILD_URL, env.GIT_COMMIT && `commit ${env.GIT_COMMIT}`].filter(Boolean).join(' '), commit: env.GIT_COMMIT };
+  }
+  return { summary: undefined, commit: undefined };
+}
+
+export function registerGateCommand(program: Command, g: () => GlobalOptions) {
+  program
+    .command('gate')
+    .description('deploy gate for CI: exit 0 if allowed now; with --wait, ask and wait for the approval (exit 1 denied/timed out, 2 error)')
+    .requiredOption('-r, --resource <resource>', 'e.g. env:payments:production')
+    .option('-a, --action <action>', 'the action', 'deploy')
+    .option('--artifact <id>', 'the commit or image digest being deployed; the approval is bound to it')
+    .option('--wait <duration>', 'ask for access and wait this long for a decision, e.g. 30m')
+    .option('--reason <text>', 'why (default: the pipeline run, actor and commit from the CI environment)')
+    .option('-d, --duration <duration>', 'how long the grant should last (default: the policy default)')
+    .option('--poll <seconds>', 'how often to look while waiting', (v) => Number(v), 5)
+    .action((o) =>
+      withClient(g(), async (c) => {
+        const me = (await callJson<{ name: string }>(c, 'GET', '/v1/whoami')).name;
+        const ci = pipelineContext(process.env);
+        const artifact: string | undefined = o.artifact;
+        const check = () =>
+          callJson<{ allow: boolean; reason?: string; request?: string; grantId?: string; expiresAt?: string; usesLeft?: number | null }>(c, 'POST', '/v1/check', {
+            subject: me,
+            action: o.action,
+            resource: o.resource,
+            consume: true,
+            ...(artifact ? { artifact } : {}),
+          });
+        const first = await check();
+        if (first.allow) return allowed(first);
+        if (!o.wait) {
+          process.stderr.write(`ajar gate: refused: ${first.reason}\najar gate: to ask for it: ${first.request} (or run the gate with --wait 30m)\n`);
+          return 1;
+        }
+        const wait = parseDuration(o.wait);
+        if (!wait.ok) throw new CliError(`--wait: ${wait.error}`);
+        const reason = o.reason ?? ci.summary ?? `deploy${artifact ? ` of ${artifact}` : ''} from a pipeline`;
+        const req = await callJson<RequestDto>(c, 'POST', '/v1/requests', {
+          resources: [o.resource],
+          actions: [o.action],
+          reason,
+          ...(artifact ? { artifact } : {}),
+          ...(o.duration ? { duration: o.duration } : {}),
+        });
+        process.stderr.write(`ajar gate: filed request ${req.id} for ${o.action} on ${o.resource}${artifact ? ` (bound to ${artifact})` : ''}\n`);
+        const final = await waitFor(c, req, wait.value, o.poll);
+        if (final.state !== 'approved') {
+          const why = final.state === 'pending' ? `no decision within ${o.wait}; request ${final.id} is still pending` : `request ${final.id} was ${final.state}${final.decisionReason ? `: ${final.decisionReason}` : ''}`;
+          process.stderr.write(`ajar gate: refused: ${why}\n`);
+          return 1;
+        }
+        const after = await check();
+        if (after.allow) return allowed(after);
+        process.stderr.write(`ajar gate: approved, but not allowed now: ${after.reason}\n`);
+        return 1;
+      }),
+    );
+}
+
+function allowed(r: { grantId?: string; expiresAt?: string; usesLeft?: number | null }): number {
+  process.stdout.write(`ajar gate: allowed by grant ${r.grantId} until ${r.expiresAt}${r.usesLeft != null ? ` (${r.usesLeft} use(s) left)` : ''}\n`);
+  return 0;
+}
+
+/** Poll the request until it is decided or the wait is over (on Ajar's clock, settable in tests). */
+async function waitFor(c: Client, req: RequestDto, waitSeconds: number, pollSeconds: number): Promise<RequestDto> {
+  const clock = clockFromEnv();
+  const deadline = clock.now().getTime() + waitSeconds * 1000;
+  let last = '';
+  let r = req;
+  for (;;) {
+    if (r.state !== 'pending') return r;
+    const progress = r.approvals.map((s) => `${s.have} of ${s.count} from ${[...s.groups, ...s.users].join(', ')}`).join('; ');
+    const line = `waiting for approval${progress ? `: ${progress}` : ''}`;
+    if (line !== last) process.stderr.write(`ajar gate: ${line}\n`);
+    last = line;
+    if (clock.now().getTime() >= deadline) return r;
+    await new Promise((ok) => setTimeout(ok, Math.max(0.05, pollSeconds) * 1000));
+    r = await callJson<RequestDto>(c, 'GET', `/v1/requests/${encodeURIComponent(req.id)}`);
+  }
+}
