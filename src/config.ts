@@ -65,6 +65,8 @@ const ruleSchema = z.strictObject({
     users: z.array(NAME).default([]),
     groups: z.array(NAME).default([]),
     service_accounts: z.array(NAME).default([]),
+    /** CI jobs proven by an OIDC token (workloads.identities) */
+    workloads: z.array(NAME).default([]),
   }),
   /** block rules always win over allow rules */
   effect: z.enum(['allow', 'block']).default('allow'),
@@ -147,6 +149,35 @@ const fileSchema = z.strictObject({
       hook_accounts: z.array(NAME).default([]),
     })
     .default({ hook_accounts: [] }),
+  /** CI jobs that prove who they are with an OIDC token signed by a configured issuer */
+  workloads: z
+    .strictObject({
+      issuers: z
+        .record(
+          NAME,
+          z.strictObject({
+            issuer: z.url(),
+            /** default: <issuer>/.well-known/jwks */
+            jwks_url: z.url().optional(),
+            /** the audience the CI puts in the token for Ajar, e.g. Ajar's URL */
+            audience: z.string().min(1),
+          }),
+        )
+        .default({}),
+      identities: z
+        .record(
+          NAME,
+          z.strictObject({
+            issuer: NAME,
+            /** every claim must match (values are patterns: * within a / segment, ** across) */
+            claims: z.record(z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/), z.string().min(1)).refine((c) => Object.keys(c).length > 0, 'name at least one claim'),
+            groups: z.array(NAME).default([]),
+            description: z.string().optional(),
+          }),
+        )
+        .default({}),
+    })
+    .default({ issuers: {}, identities: {} }),
   hg: z
     .strictObject({
       /** Mercurial repositories served at /hg/<name>: <root>/<name>, relative to this file */
@@ -161,7 +192,7 @@ const fileSchema = z.strictObject({
 
 export interface Identity {
   name: string;
-  kind: 'user' | 'service_account';
+  kind: 'user' | 'service_account' | 'workload';
   groups: string[];
   attributes: Record<string, string>;
   /** disabled in the config file; `ajar user disable` is kept in the database */
@@ -190,8 +221,22 @@ export interface Config {
   workers: { sweepIntervalSeconds: number };
   /** root: absolute path of the served repositories, when Ajar serves Git */
   git: { root: string | undefined; hookAccounts: string[] };
+  workloads: { issuers: Map<string, WorkloadIssuer>; identities: WorkloadIdentity[] };
   /** root: absolute path of the served Mercurial repositories, when Ajar serves them */
   hg: { root: string | undefined; hookAccounts: string[]; python: string | undefined };
+}
+
+export interface WorkloadIssuer {
+  name: string;
+  issuer: string;
+  jwksUrl: string;
+  audience: string;
+}
+
+export interface WorkloadIdentity {
+  name: string;
+  issuer: string;
+  claims: Record<string, string>;
 }
 
 export class ConfigError extends Error {
@@ -351,6 +396,17 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
   };
   addIdentities('users', 'user');
   addIdentities('service_accounts', 'service_account');
+  const workloadIdentities: WorkloadIdentity[] = [];
+  for (const [name, w] of Object.entries(f.workloads.identities)) {
+    if (identities.has(name)) problems.push(`${at(['workloads', 'identities', name])}: "${name}" is defined twice (users, service accounts and workloads share one namespace)`);
+    if (!f.workloads.issuers[w.issuer]) problems.push(`${at(['workloads', 'identities', name, 'issuer'])}: unknown issuer "${w.issuer}"; add it under workloads.issuers`);
+    w.groups.forEach((g, i) => {
+      if (!groups.has(g)) problems.push(`${at(['workloads', 'identities', name, 'groups', i])}: unknown group "${g}"; add it under groups:`);
+    });
+    // Workloads are never admins: a pipeline does not run Ajar.
+    identities.set(name, { name, kind: 'workload', groups: w.groups, attributes: {}, disabled: false, admin: false });
+    workloadIdentities.push({ name, issuer: w.issuer, claims: w.claims });
+  }
   f.admins.users.forEach((u, i) => {
     if (!identities.has(u)) problems.push(`${at(['admins', 'users', i])}: unknown user "${u}"`);
   });
@@ -415,6 +471,9 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     if (min?.ok && def.ok && r.default_duration && min.value > def.value) problems.push(`${here('min_duration')}: min_duration is longer than default_duration`);
     r.who.users.forEach((u, j) => {
       if (!identities.has(u) || identities.get(u)!.kind !== 'user') problems.push(`${here('who', 'users', j)}: unknown user "${u}"`);
+    });
+    r.who.workloads.forEach((u, j) => {
+      if (identities.get(u)?.kind !== 'workload') problems.push(`${here('who', 'workloads', j)}: unknown workload "${u}"; define it under workloads.identities`);
     });
     r.who.service_accounts.forEach((u, j) => {
       if (identities.get(u)?.kind !== 'service_account') problems.push(`${here('who', 'service_accounts', j)}: unknown service account "${u}"`);
@@ -548,6 +607,12 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     policyFile: opts.policyFile,
     workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5 },
     git: { root: f.git.root ? resolve(dirname(file), f.git.root) : undefined, hookAccounts: f.git.hook_accounts },
+    workloads: {
+      issuers: new Map(
+        Object.entries(f.workloads.issuers).map(([name, i]) => [name, { name, issuer: i.issuer, jwksUrl: i.jwks_url ?? `${i.issuer.replace(/\/+$/, '')}/.well-known/jwks`, audience: i.audience }]),
+      ),
+      identities: workloadIdentities,
+    },
     hg: { root: f.hg.root ? resolve(dirname(file), f.hg.root) : undefined, hookAccounts: f.hg.hook_accounts, python: f.hg.python },
   };
 }

@@ -5,12 +5,14 @@ import { AppError, badInput, notFound } from '../domain/errors.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, inTransaction, newId, requireAdmin, sha256 } from './context.js';
 import { revokeAllOf } from './grants.js';
+import { authenticateWorkload, looksLikeJwt } from './workloads.js';
 
 const TOKEN_PREFIX = 'ajar_';
 const MAX_TTL_S = 366 * 86400;
 
 /** Resolve a bearer token to its identity; unknown, expired, revoked or disabled → undefined. */
 export async function authenticate(ctx: AppContext, secret: string): Promise<Actor | undefined> {
+  if (looksLikeJwt(secret)) return authenticateWorkload(ctx, secret);
   if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
   const now = ctx.clock.now();
   const row = await ctx.db
@@ -39,6 +41,7 @@ export async function createToken(ctx: AppContext, actor: Actor, input: { subjec
   requireAdmin(actor);
   const id = ctx.config.identities.get(input.subject);
   if (!id) throw badInput(`user: unknown user or service account "${input.subject}"; identities are defined in the config file`, { field: 'user' });
+  if (id.kind === 'workload') throw badInput(`user: ${input.subject} is a workload; it proves itself with its CI's OIDC token, not an Ajar token`, { field: 'user' });
   const ttl = parseDuration(input.ttl ?? '30d');
   if (!ttl.ok) throw badInput(`ttl: ${ttl.error}`, { field: 'ttl' });
   if (ttl.value > MAX_TTL_S) throw badInput('ttl: at most 366d', { field: 'ttl' });
@@ -100,7 +103,7 @@ export async function revokeToken(ctx: AppContext, actor: Actor, id: string): Pr
 
 export interface UserDto {
   name: string;
-  kind: 'user' | 'service_account';
+  kind: 'user' | 'service_account' | 'workload';
   groups: string[];
   attributes: Record<string, string>;
   admin: boolean;

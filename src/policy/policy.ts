@@ -29,7 +29,7 @@ export interface Escalation {
 export interface PolicyRule {
   name: string;
   description?: string | undefined;
-  who: { users: string[]; groups: string[]; service_accounts: string[] };
+  who: { users: string[]; groups: string[]; service_accounts: string[]; workloads?: string[] | undefined };
   /** block rules refuse whatever they cover, whatever allows it */
   effect: 'allow' | 'block';
   resources: Resource[];
@@ -114,6 +114,7 @@ export type Evaluation = { eligible: true; plan: Plan } | { eligible: false; rea
 
 export function subjectMatches(rule: PolicyRule, who: Identity): boolean {
   if (who.kind === 'service_account') return rule.who.service_accounts.includes(who.name) || rule.who.groups.some((g) => who.groups.includes(g));
+  if (who.kind === 'workload') return (rule.who.workloads ?? []).includes(who.name) || rule.who.groups.some((g) => who.groups.includes(g));
   return rule.who.users.includes(who.name) || rule.who.groups.some((g) => who.groups.includes(g));
 }
 
