@@ -149,6 +149,24 @@ const fileSchema = z.strictObject({
       hook_accounts: z.array(NAME).default([]),
     })
     .default({ hook_accounts: [] }),
+  /** credentials Ajar mints for an active grant and takes back when it ends */
+  credentials: z
+    .strictObject({
+      postgres: z
+        .record(
+          NAME,
+          z.strictObject({
+            /** the name of an environment variable holding the admin connection URL (kept out of this file) */
+            admin_url_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
+            /** the role every temporary login role is a member of (what it may do) */
+            role: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a plain PostgreSQL role name'),
+            /** host, port and database the user connects to (shown with the password) */
+            connect: z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535).default(5432), database: z.string().min(1) }),
+          }),
+        )
+        .default({}),
+    })
+    .default({ postgres: {} }),
   /** CI jobs that prove who they are with an OIDC token signed by a configured issuer */
   workloads: z
     .strictObject({
@@ -222,6 +240,8 @@ export interface Config {
   /** root: absolute path of the served repositories, when Ajar serves Git */
   git: { root: string | undefined; hookAccounts: string[] };
   workloads: { issuers: Map<string, WorkloadIssuer>; identities: WorkloadIdentity[] };
+  /** postgres: target name (postgres:<name>) → how to mint its roles */
+  credentials: { postgres: Map<string, PostgresTarget> };
   /** root: absolute path of the served Mercurial repositories, when Ajar serves them */
   hg: { root: string | undefined; hookAccounts: string[]; python: string | undefined };
 }
@@ -231,6 +251,13 @@ export interface WorkloadIssuer {
   issuer: string;
   jwksUrl: string;
   audience: string;
+}
+
+export interface PostgresTarget {
+  name: string;
+  adminUrlEnv: string;
+  role: string;
+  connect: { host: string; port: number; database: string };
 }
 
 export interface WorkloadIdentity {
@@ -607,6 +634,9 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     policyFile: opts.policyFile,
     workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5 },
     git: { root: f.git.root ? resolve(dirname(file), f.git.root) : undefined, hookAccounts: f.git.hook_accounts },
+    credentials: {
+      postgres: new Map(Object.entries(f.credentials.postgres).map(([name, p]) => [name, { name, adminUrlEnv: p.admin_url_env, role: p.role, connect: p.connect }])),
+    },
     workloads: {
       issuers: new Map(
         Object.entries(f.workloads.issuers).map(([name, i]) => [name, { name, issuer: i.issuer, jwksUrl: i.jwks_url ?? `${i.issuer.replace(/\/+$/, '')}/.well-known/jwks`, audience: i.audience }]),

@@ -8,6 +8,7 @@ import { formatDuration } from '../domain/duration.js';
 import { nextEscalation } from '../policy/policy.js';
 import type { DB } from '../store/schema.js';
 import { appendAudit, type AuditInput } from './audit-log.js';
+import { revokeEndedCredentials } from './credentials.js';
 import { type AppContext, inTransaction } from './context.js';
 import { approvalsOf, jsonList, planOf } from './requests.js';
 
@@ -109,8 +110,10 @@ export function startSweeper(ctx: AppContext, intervalSeconds: number): () => Pr
   const tick = () => {
     if (stopped) return;
     running = sweep(ctx)
-      .then((r) => {
-        if (r.expired || r.activated || r.requestsExpired || r.escalated) ctx.log.info(r, 'sweep');
+      .then(async (r) => {
+        // Credentials of ended grants are taken back in the same tick (sessions killed, roles dropped).
+        const credentialsRevoked = ctx.config.credentials.postgres.size > 0 ? await revokeEndedCredentials(ctx) : 0;
+        if (r.expired || r.activated || r.requestsExpired || r.escalated || credentialsRevoked) ctx.log.info({ ...r, credentialsRevoked }, 'sweep');
       })
       .catch((e) => ctx.log.error({ err: String(e) }, 'sweep failed; will retry'));
   };

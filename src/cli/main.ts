@@ -8,6 +8,7 @@ import { migrate, pendingMigrations } from '../store/migrations.js';
 import { VERSION } from '../http/server-app.js';
 import { registerAccessCommands } from './access.js';
 import { registerAdminCommands } from './admin.js';
+import { registerCredentialCommands } from './credentials.js';
 import { registerGateCommand } from './gate.js';
 import { registerGitCommands } from './git.js';
 import { checkConfigFile, registerPolicyCommands } from './policy.js';
@@ -108,6 +109,7 @@ registerAdminCommands(program, globals);
 registerPolicyCommands(program, globals);
 registerGitCommands(program);
 registerGateCommand(program, globals);
+registerCredentialCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

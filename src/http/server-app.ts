@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import type { Actor, AppContext } from '../app/context.js';
 import { buildApi, type Env, openApiDocument, type Route } from './api.js';
 import { auditRoutes } from './routes/audit.js';
+import { credentialRoutes } from './routes/credentials.js';
 import { gitRoutes } from './routes/git.js';
 import { grantRoutes } from './routes/grants.js';
 import { hgRoutes } from './routes/hg.js';
@@ -13,7 +14,7 @@ import { requestRoutes } from './routes/requests.js';
 
 export const VERSION = '0.1.0';
 
-export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes];
+export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes, ...credentialRoutes];
 
 const openapiRoute: Route = {
   method: 'get',

@@ -190,6 +190,27 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0009_credentials': {
+    async up(db) {
+      // Credentials minted for a grant (a PostgreSQL login role, ...), taken back when it ends.
+      await sql`
+        create table credentials (
+          id text primary key,
+          grant_id text not null references grants (id),
+          subject text not null,
+          kind text not null,
+          target text not null,
+          name text not null,
+          issued_at timestamptz not null,
+          expires_at timestamptz not null,
+          revoked_at timestamptz,
+          revoke_error text
+        );
+        create index credentials_open on credentials (expires_at) where revoked_at is null;
+        create index credentials_grant on credentials (grant_id);
+      `.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -116,6 +116,19 @@ export interface RequestEscalationTable {
   announced_at: Ts;
 }
 
+export interface CredentialTable {
+  id: string;
+  grant_id: string;
+  subject: string;
+  kind: string;
+  target: string;
+  name: string;
+  issued_at: Ts;
+  expires_at: Ts;
+  revoked_at: Ts | null;
+  revoke_error: string | null;
+}
+
 export interface AuditHeadTable {
   id: number;
   seq: ColumnType<string | number, number, number>;
@@ -131,5 +144,6 @@ export interface DB {
   audit_events: AuditEventTable;
   audit_head: AuditHeadTable;
   push_sessions: PushSessionTable;
+  credentials: CredentialTable;
   request_escalations: RequestEscalationTable;
 }
