@@ -165,6 +165,14 @@ const fileSchema = z.strictObject({
           }),
         )
         .default({}),
+      ssh: z
+        .strictObject({
+          /** the private key of Ajar's SSH user CA (mode 0600), relative to this file; hosts trust its .pub (TrustedUserCAKeys) */
+          ca_key_file: z.string().min(1),
+          /** per ssh:<target>: the accounts a certificate may log in as; default: the Ajar user's name */
+          targets: z.record(NAME, z.strictObject({ principals: z.array(z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, 'a Unix account name')).min(1).optional() }).nullable()).default({}),
+        })
+        .optional(),
     })
     .default({ postgres: {} }),
   /** CI jobs that prove who they are with an OIDC token signed by a configured issuer */
@@ -241,7 +249,7 @@ export interface Config {
   git: { root: string | undefined; hookAccounts: string[] };
   workloads: { issuers: Map<string, WorkloadIssuer>; identities: WorkloadIdentity[] };
   /** postgres: target name (postgres:<name>) → how to mint its roles */
-  credentials: { postgres: Map<string, PostgresTarget> };
+  credentials: { postgres: Map<string, PostgresTarget>; ssh: { caKeyFile: string; targets: Map<string, { principals: string[] | null }> } | undefined };
   /** root: absolute path of the served Mercurial repositories, when Ajar serves them */
   hg: { root: string | undefined; hookAccounts: string[]; python: string | undefined };
 }
@@ -636,6 +644,12 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     git: { root: f.git.root ? resolve(dirname(file), f.git.root) : undefined, hookAccounts: f.git.hook_accounts },
     credentials: {
       postgres: new Map(Object.entries(f.credentials.postgres).map(([name, p]) => [name, { name, adminUrlEnv: p.admin_url_env, role: p.role, connect: p.connect }])),
+      ssh: f.credentials.ssh
+        ? {
+            caKeyFile: resolve(dirname(file), f.credentials.ssh.ca_key_file),
+            targets: new Map(Object.entries(f.credentials.ssh.targets).map(([name, t]) => [name, { principals: t?.principals ?? null }])),
+          }
+        : undefined,
     },
     workloads: {
       issuers: new Map(

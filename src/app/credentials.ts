@@ -115,6 +115,7 @@ export async function revokeEndedCredentials(ctx: AppContext): Promise<number> {
         .innerJoin('grants', 'grants.id', 'credentials.grant_id')
         .select(['credentials.id', 'credentials.name', 'credentials.target', 'credentials.subject', 'credentials.grant_id', 'grants.request_id', 'grants.state', 'grants.ends_at'])
         .where('credentials.revoked_at', 'is', null)
+        .where('credentials.kind', '=', 'postgres-role')
         .where((eb) => eb.or([eb('grants.state', 'not in', OPEN), eb('grants.ends_at', '<=', now)]))
         .orderBy('credentials.expires_at')
         .limit(BATCH)

@@ -1,11 +1,35 @@
 // `ajar credentials postgres --target T`: a login role for your active grant.
 import type { Command } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { PostgresCredential } from '../app/credentials.js';
-import { callJson, type GlobalOptions } from './client.js';
+import type { SshCertificate } from '../app/ssh-certificates.js';
+import { CliError, callJson, type GlobalOptions } from './client.js';
 import { print } from './output.js';
 import { withClient } from './run.js';
 
 export function registerCredentialCommands(program: Command, g: () => GlobalOptions) {
+  program
+    .command('ssh-cert')
+    .description("an SSH certificate for your active login grant: your public key signed by Ajar's CA, valid exactly for the grant's window")
+    .requiredOption('--target <resource>', 'e.g. ssh:web-prod')
+    .requiredOption('--pubkey <file>', 'your public key, e.g. ~/.ssh/id_ed25519.pub')
+    .option('--out <file>', 'where to write the certificate (default: next to the key, <key>-cert.pub, where ssh finds it)')
+    .option('--json', 'print JSON')
+    .action((o) =>
+      withClient(g(), async (c) => {
+        let publicKey: string;
+        try {
+          publicKey = readFileSync(o.pubkey, 'utf8');
+        } catch {
+          throw new CliError(`cannot read ${o.pubkey}`);
+        }
+        const r = await callJson<SshCertificate>(c, 'POST', '/v1/credentials/ssh', { target: o.target, public_key: publicKey });
+        const out = o.out ?? o.pubkey.replace(/\.pub$/, '') + '-cert.pub';
+        writeFileSync(out, r.certificate, { mode: 0o644 });
+        print(o.json, { ...r, file: out }, () => `wrote ${out}: principals ${r.principals.join(', ')}, valid ${r.validAfter} to ${r.validBefore} (serial ${r.serial})\n`);
+      }),
+    );
+
   const cred = program.command('credentials').description('short-lived credentials minted for an active grant');
   cred
     .command('postgres')

@@ -39,7 +39,7 @@ function freePort(): Promise<number> {
  * Start sshd with one user key forced to run `command` (an argument list, each
  * single-quoted in authorized_keys); `acceptEnv` are the variables it takes from the client.
  */
-export async function startSshd(opts: { command: string[]; acceptEnv?: string[] }): Promise<Sshd> {
+export async function startSshd(opts: { command: string[]; acceptEnv?: string[]; trustedUserCaKey?: string }): Promise<Sshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install openssh-server (.ci/run does)`);
   const dir = tempDir('sshd-');
   for (const name of ['hostkey', 'user']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, name)]);
@@ -59,6 +59,7 @@ export async function startSshd(opts: { command: string[]; acceptEnv?: string[] 
     'UsePAM no',
     'PermitRootLogin yes',
     ...(opts.acceptEnv?.length ? [`AcceptEnv ${opts.acceptEnv.join(' ')}`] : []),
+    ...(opts.trustedUserCaKey ? [`TrustedUserCAKeys ${opts.trustedUserCaKey}`] : []),
     `PidFile ${join(dir, 'sshd.pid')}`,
   ];
   writeFileSync(join(dir, 'sshd_config'), `${config.join('\n')}\n`);

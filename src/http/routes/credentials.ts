@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { issuePostgresCredential } from '../../app/credentials.js';
+import { issueSshCertificate } from '../../app/ssh-certificates.js';
 import type { Route } from '../api.js';
 
 export const credentialRoutes: Route[] = [
@@ -11,5 +12,14 @@ export const credentialRoutes: Route[] = [
     body: z.strictObject({ target: z.string().min(1).max(300) }),
     status: 201,
     handler: ({ ctx, actor, body }) => issuePostgresCredential(ctx, actor, body.target),
+  },
+  {
+    method: 'post',
+    path: '/v1/credentials/ssh',
+    tag: 'credentials',
+    summary: "Sign your SSH public key with Ajar's user CA for your active login grant on a host group; valid exactly for the grant's window",
+    body: z.strictObject({ target: z.string().min(1).max(300), public_key: z.string().min(1).max(16_384) }),
+    status: 201,
+    handler: ({ ctx, actor, body }) => issueSshCertificate(ctx, actor, { target: body.target, publicKey: body.public_key }),
   },
 ];

@@ -1,0 +1,84 @@
+// SSH certificates for an active `login` grant: Ajar's user CA signs the
+// user's public key with the target's principals and a validity of exactly the
+// grant's window, so the certificate stops working when the grant ends, on
+// every host that trusts the CA (TrustedUserCAKeys) — with nothing to clean up.
+// Signing is done by the real ssh-keygen, run with an argument array.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { decide, requestCommand } from '../domain/decide.js';
+import { AppError, badInput } from '../domain/errors.js';
+import { canonicalResource, parseResource } from '../domain/resource.js';
+import { appendAudit } from './audit-log.js';
+import { type Actor, type AppContext, inTransaction } from './context.js';
+import { grantView } from './views.js';
+
+const run = promisify(execFile);
+const PUBKEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+=*( [^\r\n]{0,200})?\s*$/;
+
+export interface SshCertificate {
+  certificate: string;
+  serial: string;
+  principals: string[];
+  validAfter: string;
+  validBefore: string;
+  grantId: string;
+}
+
+/** ssh-keygen's -V in UTC: YYYYMMDDHHMMSSZ. */
+const stamp = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+
+export async function issueSshCertificate(ctx: AppContext, actor: Actor, input: { target: string; publicKey: string }): Promise<SshCertificate> {
+  const ssh = ctx.config.credentials.ssh;
+  const p = parseResource(input.target);
+  if (!p.ok || p.value.kind !== 'ssh') throw badInput('target: name a host group, e.g. ssh:web-prod', { field: 'target' });
+  const target = ssh?.targets.get(p.value.name);
+  if (!ssh || !target) throw badInput(`target: Ajar signs no certificates for ${input.target} (config credentials.ssh.targets)`, { field: 'target' });
+  if (!PUBKEY.test(input.publicKey)) throw badInput('public_key: give one OpenSSH public key line (e.g. the contents of ~/.ssh/id_ed25519.pub)', { field: 'public_key' });
+  const now = ctx.clock.now();
+  const principals = target.principals ?? [actor.name];
+  return inTransaction(ctx, async (tx) => {
+    const rows = await tx.selectFrom('grants').selectAll().where('subject', '=', actor.name).where('state', 'in', ['scheduled', 'active']).where('ends_at', '>', now).orderBy('id').forUpdate().execute();
+    const d = decide(rows.map(grantView), { subject: actor.name, action: 'login', resource: p.value }, now);
+    if (!d.allow) throw new AppError('permission_denied', `${d.reason}; ask with: ${requestCommand('login', p.value)}`);
+    const g = rows.find((r) => r.id === d.grantId)!;
+    if (g.max_uses !== null) {
+      const uses = g.uses + 1;
+      const consumed = uses >= g.max_uses;
+      await tx.updateTable('grants').set({ uses, ...(consumed ? { state: 'consumed', ended_at: now, ended_by: 'ajar', end_reason: 'all uses consumed' } : {}) }).where('id', '=', g.id).execute();
+    }
+    const from = new Date(g.starts_at);
+    const to = new Date(g.ends_at);
+    const serial = BigInt(`0x${randomBytes(8).toString('hex')}`) & ((1n << 63n) - 1n);
+    const dir = mkdtempSync(join(tmpdir(), 'ajar-sshcert-'));
+    let certificate: string;
+    try {
+      writeFileSync(join(dir, 'key.pub'), `${input.publicKey.trim()}\n`);
+      try {
+        await run('ssh-keygen', ['-q', '-s', ssh.caKeyFile, '-I', `ajar:${actor.name}:${g.id}`, '-n', principals.join(','), '-V', `${stamp(from)}:${stamp(to)}`, '-z', serial.toString(), join(dir, 'key.pub')], { timeout: 10_000 });
+      } catch (e) {
+        // ssh-keygen's message, not the paths of the CA key.
+        throw new AppError('unavailable', `cannot sign the certificate: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).split('\n')[0]?.replaceAll(ssh.caKeyFile, 'the CA key')}`);
+      }
+      certificate = readFileSync(join(dir, 'key-cert.pub'), 'utf8');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await appendAudit(tx, now, [
+      {
+        type: 'credential.issued',
+        actor: actor.name,
+        subject: actor.name,
+        grantId: g.id,
+        requestId: g.request_id,
+        resource: canonicalResource(p.value),
+        action: 'login',
+        details: { kind: 'ssh-certificate', serial: serial.toString(), principals, validAfter: from.toISOString(), validBefore: to.toISOString(), key: input.publicKey.trim().split(' ').slice(0, 2).join(' ').slice(0, 120) },
+      },
+    ]);
+    return { certificate, serial: serial.toString(), principals, validAfter: from.toISOString(), validBefore: to.toISOString(), grantId: g.id };
+  });
+}
