@@ -173,6 +173,15 @@ const fileSchema = z.strictObject({
           targets: z.record(NAME, z.strictObject({ principals: z.array(z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, 'a Unix account name')).min(1).optional() }).nullable()).default({}),
         })
         .optional(),
+      /** signed access tokens (JWT, ES256) for an active grant; the public key is published at /.well-known/jwks.json */
+      tokens: z
+        .strictObject({
+          /** a PKCS#8 PEM EC P-256 private key (mode 0600), relative to this file: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 */
+          signing_key_file: z.string().min(1),
+          /** the iss claim; default: server.public_url, else "ajar" */
+          issuer: z.string().min(1).optional(),
+        })
+        .optional(),
     })
     .default({ postgres: {} }),
   /** CI jobs that prove who they are with an OIDC token signed by a configured issuer */
@@ -249,7 +258,11 @@ export interface Config {
   git: { root: string | undefined; hookAccounts: string[] };
   workloads: { issuers: Map<string, WorkloadIssuer>; identities: WorkloadIdentity[] };
   /** postgres: target name (postgres:<name>) → how to mint its roles */
-  credentials: { postgres: Map<string, PostgresTarget>; ssh: { caKeyFile: string; targets: Map<string, { principals: string[] | null }> } | undefined };
+  credentials: {
+    postgres: Map<string, PostgresTarget>;
+    ssh: { caKeyFile: string; targets: Map<string, { principals: string[] | null }> } | undefined;
+    tokens: { signingKeyFile: string; issuer: string } | undefined;
+  };
   /** root: absolute path of the served Mercurial repositories, when Ajar serves them */
   hg: { root: string | undefined; hookAccounts: string[]; python: string | undefined };
 }
@@ -649,6 +662,9 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
             caKeyFile: resolve(dirname(file), f.credentials.ssh.ca_key_file),
             targets: new Map(Object.entries(f.credentials.ssh.targets).map(([name, t]) => [name, { principals: t?.principals ?? null }])),
           }
+        : undefined,
+      tokens: f.credentials.tokens
+        ? { signingKeyFile: resolve(dirname(file), f.credentials.tokens.signing_key_file), issuer: f.credentials.tokens.issuer ?? f.server.public_url ?? 'ajar' }
         : undefined,
     },
     workloads: {

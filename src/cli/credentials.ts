@@ -32,6 +32,19 @@ export function registerCredentialCommands(program: Command, g: () => GlobalOpti
 
   const cred = program.command('credentials').description('short-lived credentials minted for an active grant');
   cred
+    .command('token')
+    .description('a signed access token (JWT) for your active grant, expiring with it; verify with /.well-known/jwks.json')
+    .requiredOption('--resource <resource>', 'e.g. env:payments:production')
+    .requiredOption('--action <action>', 'e.g. deploy')
+    .option('--json', 'print JSON')
+    .action((o) =>
+      withClient(g(), async (c) => {
+        const r = await callJson<{ token: string; expiresAt: string }>(c, 'POST', '/v1/credentials/token', { resource: o.resource, action: o.action });
+        print(o.json, r, () => `${r.token}\n`);
+        if (!o.json) process.stderr.write(`expires ${r.expiresAt}\n`);
+      }),
+    );
+  cred
     .command('postgres')
     .description('a PostgreSQL login role for your active connect grant; the password is shown once; the role is dropped when the grant ends')
     .requiredOption('--target <resource>', 'e.g. postgres:orders-prod')

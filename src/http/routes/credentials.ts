@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { issuePostgresCredential } from '../../app/credentials.js';
+import { issueAccessToken, jwks } from '../../app/access-tokens.js';
 import { issueSshCertificate } from '../../app/ssh-certificates.js';
 import type { Route } from '../api.js';
 
@@ -21,5 +22,22 @@ export const credentialRoutes: Route[] = [
     body: z.strictObject({ target: z.string().min(1).max(300), public_key: z.string().min(1).max(16_384) }),
     status: 201,
     handler: ({ ctx, actor, body }) => issueSshCertificate(ctx, actor, { target: body.target, publicKey: body.public_key }),
+  },
+  {
+    method: 'post',
+    path: '/v1/credentials/token',
+    tag: 'credentials',
+    summary: 'A signed access token (JWT, ES256) for your active grant: sub = you, aud = the resource, act = the action, exp = the grant end',
+    body: z.strictObject({ resource: z.string().min(1).max(300), action: z.string().min(1).max(40) }),
+    status: 201,
+    handler: ({ ctx, actor, body }) => issueAccessToken(ctx, actor, body),
+  },
+  {
+    method: 'get',
+    path: '/.well-known/jwks.json',
+    tag: 'credentials',
+    summary: "Ajar's public keys for verifying its access tokens",
+    public: true,
+    handler: ({ ctx }) => jwks(ctx),
   },
 ];
