@@ -184,6 +184,13 @@ const fileSchema = z.strictObject({
         .optional(),
     })
     .default({ postgres: {} }),
+  /** pipeline secrets, stored encrypted; released to an identity with an active read-secrets grant */
+  secrets: z
+    .strictObject({
+      /** an environment variable holding the key: 32 random bytes, base64 (openssl rand -base64 32) */
+      key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
+    })
+    .optional(),
   /** CI jobs that prove who they are with an OIDC token signed by a configured issuer */
   workloads: z
     .strictObject({
@@ -257,6 +264,7 @@ export interface Config {
   /** root: absolute path of the served repositories, when Ajar serves Git */
   git: { root: string | undefined; hookAccounts: string[] };
   workloads: { issuers: Map<string, WorkloadIssuer>; identities: WorkloadIdentity[] };
+  secrets: { keyEnv: string } | undefined;
   /** postgres: target name (postgres:<name>) → how to mint its roles */
   credentials: {
     postgres: Map<string, PostgresTarget>;
@@ -667,6 +675,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
         ? { signingKeyFile: resolve(dirname(file), f.credentials.tokens.signing_key_file), issuer: f.credentials.tokens.issuer ?? f.server.public_url ?? 'ajar' }
         : undefined,
     },
+    secrets: f.secrets ? { keyEnv: f.secrets.key_env } : undefined,
     workloads: {
       issuers: new Map(
         Object.entries(f.workloads.issuers).map(([name, i]) => [name, { name, issuer: i.issuer, jwksUrl: i.jwks_url ?? `${i.issuer.replace(/\/+$/, '')}/.well-known/jwks`, audience: i.audience }]),

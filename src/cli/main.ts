@@ -10,6 +10,7 @@ import { registerAccessCommands } from './access.js';
 import { registerAdminCommands } from './admin.js';
 import { registerCredentialCommands } from './credentials.js';
 import { registerGateCommand } from './gate.js';
+import { registerSecretCommands } from './secrets.js';
 import { registerGitCommands } from './git.js';
 import { checkConfigFile, registerPolicyCommands } from './policy.js';
 import { CliError, dataDirOf, type GlobalOptions } from './client.js';
@@ -110,6 +111,7 @@ registerPolicyCommands(program, globals);
 registerGitCommands(program);
 registerGateCommand(program, globals);
 registerCredentialCommands(program, globals);
+registerSecretCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import type { Actor, AppContext } from '../app/context.js';
 import { buildApi, type Env, openApiDocument, type Route } from './api.js';
 import { auditRoutes } from './routes/audit.js';
 import { credentialRoutes } from './routes/credentials.js';
+import { secretRoutes } from './routes/secrets.js';
 import { gitRoutes } from './routes/git.js';
 import { grantRoutes } from './routes/grants.js';
 import { hgRoutes } from './routes/hg.js';
@@ -14,7 +15,7 @@ import { requestRoutes } from './routes/requests.js';
 
 export const VERSION = '0.1.0';
 
-export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes, ...credentialRoutes];
+export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes, ...credentialRoutes, ...secretRoutes];
 
 const openapiRoute: Route = {
   method: 'get',

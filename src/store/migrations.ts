@@ -211,6 +211,21 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0010_secrets': {
+    async up(db) {
+      // Pipeline secrets, encrypted (AES-256-GCM, bound to their slot); the key is never in the database.
+      await sql`
+        create table secrets (
+          resource text not null,
+          name text not null,
+          sealed text not null,
+          updated_at timestamptz not null,
+          updated_by text not null,
+          primary key (resource, name)
+        );
+      `.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

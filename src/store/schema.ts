@@ -129,6 +129,14 @@ export interface CredentialTable {
   revoke_error: string | null;
 }
 
+export interface SecretTable {
+  resource: string;
+  name: string;
+  sealed: string;
+  updated_at: Ts;
+  updated_by: string;
+}
+
 export interface AuditHeadTable {
   id: number;
   seq: ColumnType<string | number, number, number>;
@@ -145,5 +153,6 @@ export interface DB {
   audit_head: AuditHeadTable;
   push_sessions: PushSessionTable;
   credentials: CredentialTable;
+  secrets: SecretTable;
   request_escalations: RequestEscalationTable;
 }
