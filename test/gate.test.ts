@@ -3,6 +3,7 @@
 // per approval by a lead, within 30 minutes).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ajar, startAjar } from './support/ajar.js';
+import { gitConfig, policyRules } from './support/git.js';
 
 let a: Ajar;
 const SHA = 'a'.repeat(40);
@@ -45,7 +46,8 @@ describe('ajar gate', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`filed request ${req.id}`);
     expect(r.stderr).toContain('waiting for approval: 0 of 1 from leads');
-    expect(r.stdout).toMatch(/allowed by grant grt_\w+ until .* \(0 use\(s\) left\)/);
+    expect(r.stderr).toMatch(/allowed by grant grt_\w+ until .* \(0 use\(s\) left\)/);
+    expect(r.stdout).toBe('');
     // One deploy per approval: the use was counted.
     const again = await gate(['--artifact', SHA]);
     expect(again.code).toBe(1);
@@ -93,6 +95,36 @@ describe('ajar gate', () => {
       expect(t.stderr).toContain(`no decision within 10m; request ${pending.id} is still pending`);
     } finally {
       a.setClock(start);
+    }
+  });
+
+  it('--with-secrets asks for read-secrets too and, once allowed, prints the secrets for eval', async () => {
+    const b = await startAjar({
+      config: gitConfig((doc) => {
+        doc.set('secrets', { key_env: 'AJAR_TEST_SECRETS_KEY' });
+        const rules = policyRules(doc);
+        const deploy = rules.find((r: any) => r.name === 'production-deploy');
+        deploy.actions = ['deploy', 'read-secrets'];
+        doc.setIn(['policy', 'rules'], rules);
+      }),
+      serverEnv: { AJAR_TEST_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64') },
+    });
+    try {
+      await b.cli(['secret', 'set', 'env:payments:production', 'DB_URL'], { stdin: 'postgres://deploy@db/orders' });
+      const running = b.cli(['gate', '--resource', 'env:payments:production', '--artifact', SHA, '--wait', '30m', '--poll', '0.1', '--with-secrets'], { as: 'deployer' });
+      let req: any;
+      while (!req) {
+        req = (await b.json(['requests', '--review'], { as: 'bob' })).find((x: any) => x.requester === 'deployer');
+        if (!req) await new Promise((ok) => setTimeout(ok, 100));
+      }
+      expect(req.actions).toEqual(['deploy', 'read-secrets']);
+      await b.json(['approve', req.id], { as: 'bob' });
+      const r = await running;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe("export DB_URL=postgres://deploy@db/orders\n");
+      expect(r.stderr).toContain('released 1 secret(s): DB_URL');
+    } finally {
+      await b.stop();
     }
   });
 

@@ -79,14 +79,15 @@ export async function listSecrets(ctx: AppContext, actor: Actor, resource: strin
 }
 
 /** The environment's secrets (or the named ones) for a caller with an active read-secrets grant on it. */
-export async function readSecrets(ctx: AppContext, actor: Actor, input: { resource: string; names?: string[] | undefined }): Promise<{ resource: string; secrets: Record<string, string>; grantId: string }> {
+export async function readSecrets(ctx: AppContext, actor: Actor, input: { resource: string; names?: string[] | undefined; artifact?: string | undefined }): Promise<{ resource: string; secrets: Record<string, string>; grantId: string }> {
   const env = environment(input.resource);
   const r = canonicalResource(env);
   const k = key(ctx);
   const now = ctx.clock.now();
   return inTransaction(ctx, async (tx) => {
     const rows = await tx.selectFrom('grants').selectAll().where('subject', '=', actor.name).where('state', 'in', ['scheduled', 'active']).where('ends_at', '>', now).execute();
-    const d = decide(rows.map(grantView), { subject: actor.name, action: 'read-secrets', resource: env }, now);
+    // A grant bound to a build releases the secrets for that build's deploy only.
+    const d = decide(rows.map(grantView), { subject: actor.name, action: 'read-secrets', resource: env, artifact: input.artifact }, now);
     if (!d.allow) throw new AppError('permission_denied', `${d.reason}; ask with: ${requestCommand('read-secrets', env)}`);
     let q = tx.selectFrom('secrets').select(['name', 'sealed']).where('resource', '=', r);
     if (input.names?.length) q = q.where('name', 'in', input.names);

@@ -9,6 +9,7 @@ import { parseDuration } from '../domain/duration.js';
 import { clockFromEnv } from '../main.js';
 import { callJson, CliError, type Client, type GlobalOptions } from './client.js';
 import { withClient } from './run.js';
+import { shellWord } from '../domain/decide.js';
 
 /** What the pipeline says about itself, for the reason and the audit log (GitHub Actions, GitLab CI, Jenkins). */
 export function pipelineContext(env: NodeJS.ProcessEnv): { summary: string | undefined; commit: string | undefined } {
@@ -36,10 +37,13 @@ export function registerGateCommand(program: Command, g: () => GlobalOptions) {
     .option('--reason <text>', 'why (default: the pipeline run, actor and commit from the CI environment)')
     .option('-d, --duration <duration>', 'how long the grant should last (default: the policy default)')
     .option('--poll <seconds>', 'how often to look while waiting', (v) => Number(v), 5)
+    .option('--with-secrets', 'also ask for read-secrets and, once allowed, print the environment\'s secrets as export lines on standard output (eval "$(ajar gate …)")')
     .action((o) =>
       withClient(g(), async (c) => {
         const me = (await callJson<{ name: string }>(c, 'GET', '/v1/whoami')).name;
         const ci = pipelineContext(process.env);
+        const canReadSecrets = async () =>
+          (await callJson<{ allow: boolean }>(c, 'POST', '/v1/check', { subject: me, action: 'read-secrets', resource: o.resource, ...(o.artifact ? { artifact: o.artifact } : {}) })).allow;
         const artifact: string | undefined = o.artifact;
         const check = () =>
           callJson<{ allow: boolean; reason?: string; request?: string; grantId?: string; expiresAt?: string; usesLeft?: number | null }>(c, 'POST', '/v1/check', {
@@ -49,10 +53,26 @@ export function registerGateCommand(program: Command, g: () => GlobalOptions) {
             consume: true,
             ...(artifact ? { artifact } : {}),
           });
-        const first = await check();
-        if (first.allow) return allowed(first);
+        // Secrets first (reading them counts no use), then the deploy check, which counts one.
+        const attempt = async () => {
+          let secrets: Record<string, string> = {};
+          if (o.withSecrets) {
+            if (!(await canReadSecrets())) return { allow: false as const, reason: `no active grant for read-secrets on ${o.resource}`, request: undefined };
+            secrets = (await callJson<{ secrets: Record<string, string> }>(c, 'POST', '/v1/secrets/read', { resource: o.resource, ...(o.artifact ? { artifact: o.artifact } : {}) })).secrets;
+          }
+          const r = await check();
+          if (r.allow) {
+            allowed(r);
+            for (const [k, v] of Object.entries(secrets)) process.stdout.write(`export ${k}=${shellWord(v)}\n`);
+            if (o.withSecrets) process.stderr.write(`ajar gate: released ${Object.keys(secrets).length} secret(s): ${Object.keys(secrets).join(', ')}\n`);
+          }
+          return r;
+        };
+        const first = await attempt();
+        if (first.allow) return 0;
         if (!o.wait) {
-          process.stderr.write(`ajar gate: refused: ${first.reason}\najar gate: to ask for it: ${first.request} (or run the gate with --wait 30m)\n`);
+          const why = first.request ? `${first.reason}\najar gate: to ask for it: ${first.request}` : first.reason;
+          process.stderr.write(`ajar gate: refused: ${why} (or run the gate with --wait 30m)\n`);
           return 1;
         }
         const wait = parseDuration(o.wait);
@@ -60,7 +80,7 @@ export function registerGateCommand(program: Command, g: () => GlobalOptions) {
         const reason = o.reason ?? ci.summary ?? `deploy${artifact ? ` of ${artifact}` : ''} from a pipeline`;
         const req = await callJson<RequestDto>(c, 'POST', '/v1/requests', {
           resources: [o.resource],
-          actions: [o.action],
+          actions: o.withSecrets ? [o.action, 'read-secrets'] : [o.action],
           reason,
           ...(artifact ? { artifact } : {}),
           ...(o.duration ? { duration: o.duration } : {}),
@@ -72,8 +92,8 @@ export function registerGateCommand(program: Command, g: () => GlobalOptions) {
           process.stderr.write(`ajar gate: refused: ${why}\n`);
           return 1;
         }
-        const after = await check();
-        if (after.allow) return allowed(after);
+        const after = await attempt();
+        if (after.allow) return 0;
         process.stderr.write(`ajar gate: approved, but not allowed now: ${after.reason}\n`);
         return 1;
       }),
@@ -81,7 +101,8 @@ export function registerGateCommand(program: Command, g: () => GlobalOptions) {
 }
 
 function allowed(r: { grantId?: string; expiresAt?: string; usesLeft?: number | null }): number {
-  process.stdout.write(`ajar gate: allowed by grant ${r.grantId} until ${r.expiresAt}${r.usesLeft != null ? ` (${r.usesLeft} use(s) left)` : ''}\n`);
+  // On standard error: standard output is for the secrets (--with-secrets), ready for eval.
+  process.stderr.write(`ajar gate: allowed by grant ${r.grantId} until ${r.expiresAt}${r.usesLeft != null ? ` (${r.usesLeft} use(s) left)` : ''}\n`);
   return 0;
 }
 

@@ -35,9 +35,10 @@ export function registerSecretCommands(program: Command, g: () => GlobalOptions)
     .command('get <resource> [names...]')
     .description('the secrets (or the named ones) for your active read-secrets grant: one value, or NAME=value lines for eval')
     .option('--format <format>', 'value (one secret), env (export NAME=value lines) or json', 'env')
+    .option('--artifact <id>', 'the build being deployed, when the grant is bound to one')
     .action((resource: string, names: string[], o) =>
       withClient(g(), async (c) => {
-        const r = await callJson<{ secrets: Record<string, string> }>(c, 'POST', '/v1/secrets/read', { resource, ...(names.length ? { names } : {}) });
+        const r = await callJson<{ secrets: Record<string, string> }>(c, 'POST', '/v1/secrets/read', { resource, ...(names.length ? { names } : {}), ...(o.artifact ? { artifact: o.artifact } : {}) });
         if (o.format === 'json') process.stdout.write(`${JSON.stringify(r.secrets)}\n`);
         else if (o.format === 'value') {
           const values = Object.values(r.secrets);

@@ -25,7 +25,7 @@ export const secretRoutes: Route[] = [
     path: '/v1/secrets/read',
     tag: 'secrets',
     summary: "An environment's secrets (or the named ones), for a caller with an active read-secrets grant on it",
-    body: z.strictObject({ resource: z.string().min(1).max(300), names: z.array(z.string().min(1).max(128)).max(100).optional() }),
+    body: z.strictObject({ resource: z.string().min(1).max(300), names: z.array(z.string().min(1).max(128)).max(100).optional(), artifact: z.string().max(300).optional() }),
     handler: ({ ctx, actor, body }) => readSecrets(ctx, actor, body),
   },
 ];
