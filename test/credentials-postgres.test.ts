@@ -3,7 +3,7 @@
 // dropped when the grant ends, is revoked, or ended while Ajar was down.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ajar, startAjar } from './support/ajar.js';
+import { type Ajar, isPostgres, startAjar } from './support/ajar.js';
 import { gitConfig, policyRules } from './support/git.js';
 
 const ADMIN = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -94,5 +94,26 @@ describe('PostgreSQL credentials', () => {
     expect(await roleExists(second.username)).toBe(true);
     await a.start();
     await until(async () => !(await roleExists(second.username)));
+  });
+
+  // Several processes share only PostgreSQL (the embedded database admits one process).
+  if (isPostgres()) it('two processes sweeping the same database take each credential back once', async () => {
+    const u = new URL(ADMIN);
+    u.pathname = `/${DB}`;
+    const other = await startAjar({ config: configText('1s'), shareDatabaseOf: a, clock: a.now().toISOString(), serverEnv: { AJAR_TEST_ORDERS_ADMIN: u.toString() } });
+    try {
+      const names: string[] = [];
+      for (const who of ['alice', 'erin']) {
+        await a.json(['request', '--resource', 'postgres:orders-test', '--action', 'connect', '--duration', '20m', '--reason', 'z'], { as: who });
+        for (let i = 0; i < 5; i++) names.push((await a.json(['credentials', 'postgres', '--target', 'postgres:orders-test'], { as: who })).username);
+      }
+      a.advance(21 * 60);
+      other.setClock(a.now());
+      await until(async () => (await sql('select count(*)::int as n from pg_roles where rolname = any($1)', [names]))[0].n === 0);
+      const revoked = (await a.json(['audit', '--local', '--type', 'credential.revoked'])).filter((e: any) => names.includes(e.details.role));
+      expect(revoked).toHaveLength(names.length);
+    } finally {
+      await other.stop();
+    }
   });
 });
