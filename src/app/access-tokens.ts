@@ -6,12 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, exportJWK, importPKCS8, type JWK, SignJWT } from 'jose';
 import { createPublicKey } from 'node:crypto';
-import { decide, requestCommand } from '../domain/decide.js';
 import { AppError, badInput } from '../domain/errors.js';
 import { canonicalResource, parseResource, validateAction } from '../domain/resource.js';
 import { appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, inTransaction, newId } from './context.js';
-import { grantView } from './views.js';
+import { requireGrant } from './grants.js';
 
 interface SigningKey {
   key: Awaited<ReturnType<typeof importPKCS8>>;
@@ -56,10 +55,7 @@ export async function issueAccessToken(ctx: AppContext, actor: Actor, input: { r
   const { key, jwk } = await signingKey(t.signingKeyFile);
   const now = ctx.clock.now();
   return inTransaction(ctx, async (tx) => {
-    const rows = await tx.selectFrom('grants').selectAll().where('subject', '=', actor.name).where('state', 'in', ['scheduled', 'active']).where('ends_at', '>', now).orderBy('id').forUpdate().execute();
-    const d = decide(rows.map(grantView), { subject: actor.name, action: input.action, resource: p.value }, now);
-    if (!d.allow) throw new AppError('permission_denied', `${d.reason}; ask with: ${requestCommand(input.action, p.value)}`);
-    const g = rows.find((r) => r.id === d.grantId)!;
+    const g = await requireGrant(tx, actor.name, input.action, p.value, now);
     const jti = newId('tok');
     const resource = canonicalResource(p.value);
     const token = await new SignJWT({ act: input.action, grant: g.id })

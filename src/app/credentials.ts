@@ -6,12 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { PostgresTarget } from '../config.js';
-import { decide, requestCommand } from '../domain/decide.js';
 import { AppError, badInput } from '../domain/errors.js';
 import { canonicalResource, parseResource } from '../domain/resource.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, inTransaction, newId } from './context.js';
-import { grantView } from './views.js';
+import { requireGrant } from './grants.js';
 
 const OPEN = ['scheduled', 'active'];
 const BATCH = 500;
@@ -59,19 +58,9 @@ export async function issuePostgresCredential(ctx: AppContext, actor: Actor, tar
   const password = randomBytes(24).toString('base64url');
   const id = newId('crd');
   return inTransaction(ctx, async (tx) => {
-    // The grant rows stay locked until the role exists: a revoke waits, then finds the credential.
-    const rows = await tx.selectFrom('grants').selectAll().where('subject', '=', actor.name).where('state', 'in', OPEN).where('ends_at', '>', now).orderBy('id').forUpdate().execute();
-    const d = decide(rows.map(grantView), { subject: actor.name, action: 'connect', resource: resource.value }, now);
-    if (!d.allow) {
-      throw new AppError('permission_denied', `${d.reason}; ask with: ${requestCommand('connect', resource.value)}`);
-    }
-    const g = rows.find((r) => r.id === d.grantId)!;
+    // The grant row stays locked until the role exists: a revoke waits, then finds the credential.
+    const g = await requireGrant(tx, actor.name, 'connect', resource.value, now, { consume: true });
     const events: AuditInput[] = [];
-    if (g.max_uses !== null) {
-      const uses = g.uses + 1;
-      const consumed = uses >= g.max_uses;
-      await tx.updateTable('grants').set({ uses, ...(consumed ? { state: 'consumed', ended_at: now, ended_by: 'ajar', end_reason: 'all uses consumed' } : {}) }).where('id', '=', g.id).execute();
-    }
     const expiresAt = new Date(g.ends_at);
     await tx.insertInto('credentials').values({ id, grant_id: g.id, subject: actor.name, kind: 'postgres-role', target: canonicalResource(resource.value), name: username, issued_at: now, expires_at: expiresAt }).execute();
     events.push({

@@ -5,7 +5,7 @@ import { artifactProblem } from '../domain/artifact.js';
 import { decide, type Decision, requestCommand } from '../domain/decide.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { effectiveGrantState, type GrantState } from '../domain/grant.js';
-import { canonicalResource, parseResource, resourceOverlaps, validateAction } from '../domain/resource.js';
+import { canonicalResource, parseResource, type Resource, resourceOverlaps, validateAction } from '../domain/resource.js';
 import type { DB } from '../store/schema.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, activeIdentity, inTransaction, requireAdmin } from './context.js';
@@ -236,4 +236,29 @@ export async function closeBreakGlassReview(ctx: AppContext, actor: Actor, id: s
   });
   const g = await ctx.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   return grantDto(g, now);
+}
+
+/**
+ * Inside a transaction: the caller's active grant for ACTION on RESOURCE, its row
+ * locked (a revoke waits for the credential being minted, then finds it), or a
+ * refusal that says how to ask. With `consume`, one use of a use-bound grant is counted.
+ */
+export async function requireGrant(
+  tx: Transaction<DB>,
+  subject: string,
+  action: string,
+  resource: Resource,
+  now: Date,
+  opts: { consume?: boolean; artifact?: string | undefined } = {},
+): Promise<GrantRow> {
+  const rows = await tx.selectFrom('grants').selectAll().where('subject', '=', subject).where('state', 'in', OPEN).where('ends_at', '>', now).orderBy('id').forUpdate().execute();
+  const d = decide(rows.map(grantView), { subject, action, resource, artifact: opts.artifact }, now);
+  if (!d.allow) throw new AppError('permission_denied', `${d.reason}; ask with: ${requestCommand(action, resource)}`);
+  const g = rows.find((r) => r.id === d.grantId)!;
+  if (opts.consume && g.max_uses !== null) {
+    const uses = g.uses + 1;
+    const consumed = uses >= g.max_uses;
+    await tx.updateTable('grants').set({ uses, ...(consumed ? { state: 'consumed', ended_at: now, ended_by: 'ajar', end_reason: 'all uses consumed' } : {}) }).where('id', '=', g.id).execute();
+  }
+  return g;
 }

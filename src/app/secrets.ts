@@ -4,12 +4,11 @@
 // `read-secrets` grant on that environment. Values never reach logs, errors
 // or the audit log — only names.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { decide, requestCommand } from '../domain/decide.js';
 import { AppError, badInput } from '../domain/errors.js';
 import { canonicalResource, parseResource, type Resource } from '../domain/resource.js';
 import { appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, inTransaction, requireAdmin } from './context.js';
-import { grantView } from './views.js';
+import { requireGrant } from './grants.js';
 
 const NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
 const MAX_VALUE = 64 * 1024;
@@ -85,10 +84,8 @@ export async function readSecrets(ctx: AppContext, actor: Actor, input: { resour
   const k = key(ctx);
   const now = ctx.clock.now();
   return inTransaction(ctx, async (tx) => {
-    const rows = await tx.selectFrom('grants').selectAll().where('subject', '=', actor.name).where('state', 'in', ['scheduled', 'active']).where('ends_at', '>', now).execute();
     // A grant bound to a build releases the secrets for that build's deploy only.
-    const d = decide(rows.map(grantView), { subject: actor.name, action: 'read-secrets', resource: env, artifact: input.artifact }, now);
-    if (!d.allow) throw new AppError('permission_denied', `${d.reason}; ask with: ${requestCommand('read-secrets', env)}`);
+    const g = await requireGrant(tx, actor.name, 'read-secrets', env, now, { artifact: input.artifact });
     let q = tx.selectFrom('secrets').select(['name', 'sealed']).where('resource', '=', r);
     if (input.names?.length) q = q.where('name', 'in', input.names);
     const found = await q.orderBy('name').execute();
@@ -96,7 +93,7 @@ export async function readSecrets(ctx: AppContext, actor: Actor, input: { resour
     if (missing.length) throw new AppError('not_found', `no secret ${missing.join(', ')} on ${r}`);
     const secrets: Record<string, string> = {};
     for (const f of found) secrets[f.name] = unseal(k, `${r}/${f.name}`, f.sealed);
-    await appendAudit(tx, now, [{ type: 'secret.read', actor: actor.name, subject: actor.name, grantId: d.grantId, resource: r, action: 'read-secrets', details: { names: found.map((f) => f.name) } }]);
-    return { resource: r, secrets, grantId: d.grantId };
+    await appendAudit(tx, now, [{ type: 'secret.read', actor: actor.name, subject: actor.name, grantId: g.id, resource: r, action: 'read-secrets', details: { names: found.map((f) => f.name) } }]);
+    return { resource: r, secrets, grantId: g.id };
   });
 }

@@ -9,12 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { decide, requestCommand } from '../domain/decide.js';
 import { AppError, badInput } from '../domain/errors.js';
 import { canonicalResource, parseResource } from '../domain/resource.js';
 import { appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, inTransaction } from './context.js';
-import { grantView } from './views.js';
+import { requireGrant } from './grants.js';
 
 const run = promisify(execFile);
 const PUBKEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+=*( [^\r\n]{0,200})?\s*$/;
@@ -41,15 +40,7 @@ export async function issueSshCertificate(ctx: AppContext, actor: Actor, input: 
   const now = ctx.clock.now();
   const principals = target.principals ?? [actor.name];
   return inTransaction(ctx, async (tx) => {
-    const rows = await tx.selectFrom('grants').selectAll().where('subject', '=', actor.name).where('state', 'in', ['scheduled', 'active']).where('ends_at', '>', now).orderBy('id').forUpdate().execute();
-    const d = decide(rows.map(grantView), { subject: actor.name, action: 'login', resource: p.value }, now);
-    if (!d.allow) throw new AppError('permission_denied', `${d.reason}; ask with: ${requestCommand('login', p.value)}`);
-    const g = rows.find((r) => r.id === d.grantId)!;
-    if (g.max_uses !== null) {
-      const uses = g.uses + 1;
-      const consumed = uses >= g.max_uses;
-      await tx.updateTable('grants').set({ uses, ...(consumed ? { state: 'consumed', ended_at: now, ended_by: 'ajar', end_reason: 'all uses consumed' } : {}) }).where('id', '=', g.id).execute();
-    }
+    const g = await requireGrant(tx, actor.name, 'login', p.value, now, { consume: true });
     const from = new Date(g.starts_at);
     const to = new Date(g.ends_at);
     const serial = BigInt(`0x${randomBytes(8).toString('hex')}`) & ((1n << 63n) - 1n);
