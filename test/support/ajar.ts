@@ -2,6 +2,7 @@
 // migrated template database (PGlite or PostgreSQL, per AJAR_TEST_DB).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -46,7 +47,8 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
   const configFile = join(dir, 'ajar.yaml');
   writeFileSync(configFile, opts.config ?? readFileSync(EXAMPLE_CONFIG, 'utf8'));
   const clockFile = join(dir, 'clock');
-  writeFileSync(clockFile, opts.clock ?? '2026-11-23T09:00:00.000Z');
+  // A second process on the same database runs on the same (test) clock, as servers synchronised by NTP would.
+  writeFileSync(clockFile, opts.clock ?? opts.shareDatabaseOf?.now().toISOString() ?? '2026-11-23T09:00:00.000Z');
   let databaseUrl: string | undefined;
   if (opts.shareDatabaseOf) databaseUrl = opts.shareDatabaseOf.databaseUrl;
   else if (t.kind === 'postgres') {
@@ -134,6 +136,10 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
       return new Date(readFileSync(clockFile, 'utf8').trim());
     },
     async start() {
+      // Outside the kernel's ephemeral range (32768–60999 here): a port Ajar got from
+      // listen(0) can be taken, while it is stopped, as the local port of some outgoing
+      // connection (a pooled PostgreSQL client), and the restart on it would fail.
+      if (port === 0) port = await freePort();
       proc = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'], { env: env({ AJAR_LOG_LEVEL: 'info', ...opts.serverEnv }), stdio: ['ignore', 'pipe', 'pipe'] });
       // Only this run's output: after a restart the log already says "listening" from the
       // last run, and a stop sent before this one is up would kill it mid-start.
@@ -208,6 +214,20 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdin?:
     if (stdin !== undefined) child.stdin!.end(stdin);
     else child.stdin!.end();
   });
+}
+
+/** A free port below the ephemeral range, picked at random so parallel test files rarely meet. */
+async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const candidate = 20000 + Math.floor(Math.random() * 12000);
+    const ok = await new Promise<boolean>((done) => {
+      const s = createServer();
+      s.once('error', () => done(false));
+      s.listen(candidate, '127.0.0.1', () => s.close(() => done(true)));
+    });
+    if (ok) return candidate;
+  }
+  throw new Error('no free port between 20000 and 32000');
 }
 
 export const isPostgres = () => inject('ajarTest').kind === 'postgres';
