@@ -24,6 +24,9 @@ const config = gitConfig((doc) => {
     { name: 'tags', who: { groups: ['eng'] }, resources: ['git:payments:refs/tags/v*'], actions: ['tag', 'force-push', 'delete'], max_duration: '1h', approval: 'auto' },
   );
   doc.setIn(['policy', 'rules'], rules);
+  // Tests move the clock past a grant's end and back; a sweep in between would write the
+  // grant down as expired for good. Decisions never wait for the sweep, so it runs at start only.
+  doc.set('workers', { sweep_interval: '1d' });
 });
 
 async function request(resource: string, action: string, extra: string[] = [], as = 'alice') {

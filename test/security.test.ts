@@ -51,6 +51,19 @@ describe('every API route', () => {
     });
   }
 
+  it("the gateway hook's route takes only a push session: API tokens, unknown sessions and none are refused", async () => {
+    const body = `repo payments\nupdate ${'0'.repeat(40)} ${'a'.repeat(40)} refs/heads/main\n`;
+    const ask = async (authorization?: string) => {
+      const res = await fetch(`${ajar.url}/v1/git/pre-receive`, { method: 'POST', headers: { 'content-type': 'text/plain', ...(authorization ? { authorization } : {}) }, body });
+      return { status: res.status, text: await res.text() };
+    };
+    for (const authorization of [undefined, `Bearer ${tokens.alice}`, `Bearer ${tokens.carol}`, 'Bearer pss_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
+      expect(await ask(authorization)).toEqual({ status: 401, text: 'deny\nthe hook presented no push session\n' });
+    }
+    const unknown = await ask('Bearer ajps_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    expect(unknown.text).toMatch(/^deny\n.*session/);
+  });
+
   it('accepts Basic auth with the user name and token, as git and hg send it', async () => {
     const res = await fetch(`${ajar.url}/v1/whoami`, { headers: { authorization: `Basic ${Buffer.from(`alice:${tokens.alice}`).toString('base64')}` } });
     expect(res.status).toBe(200);

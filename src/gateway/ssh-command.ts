@@ -7,7 +7,7 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { GitService } from '../app/git.js';
 import { repoNameProblem } from '../domain/git.js';
-import { gitEnv, validGitProtocol } from './git/repo.js';
+import { gitEnv, hooksDirFor, validGitProtocol } from './git/repo.js';
 import { findHgPython, HG_HOOKS_DIR, hgEnv } from './hg/hgweb-worker.js';
 import { servedRepoDir } from './repo-dir.js';
 
@@ -101,7 +101,7 @@ export async function runSshCommand(o: SshCommandOptions): Promise<number> {
   let args: string[];
   let env: Record<string, string>;
   if (cmd.vcs === 'git') {
-    env = gitEnv({ protocol: o.protocol, hook: answer.session ? { url: o.url, session: answer.session, repo: cmd.repo } : undefined });
+    env = gitEnv({ protocol: o.protocol, hook: answer.session ? { url: o.url, session: answer.session, repo: cmd.repo } : undefined, hooksDir: answer.session ? hooksDirFor(dir) : undefined });
     command = 'git';
     // --strict: upload-pack takes the directory as given, never trying <dir>/.git.
     args = cmd.service === 'git-upload-pack' ? ['upload-pack', '--strict', '--', dir] : ['receive-pack', '--', dir];

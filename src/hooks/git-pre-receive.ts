@@ -16,15 +16,9 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { resolve } from 'node:path';
-import { classifyRefUpdate, OID, type RefUpdateKind } from '../domain/git.js';
+import { classifyPush, type PushUpdate } from '../domain/git-push.js';
 
-interface Update {
-  ref: string;
-  old: string;
-  new: string;
-  kind: RefUpdateKind;
-  target?: string;
-}
+type Update = PushUpdate;
 
 class Refusal extends Error {}
 
@@ -45,42 +39,26 @@ function parseArgs(argv: string[]): Record<string, string> {
 
 /** Read the updates git gives on standard input, and classify them. */
 function readUpdates(input: string): Update[] {
-  const lines = input.split('\n').filter((l) => l.length > 0);
-  if (lines.length === 0) throw new Refusal('git passed no ref updates');
   // Every ref of the repository with where symbolic ones point.
   const list = git(['for-each-ref', '--format=%(refname)%00%(symref)']);
   if (list.code !== 0) throw new Refusal('cannot list the refs of the repository');
-  const symrefs = new Map<string, string>();
-  const byFolded = new Map<string, string>();
-  for (const l of list.out.split('\n')) {
-    if (!l) continue;
-    const [name, sym] = l.split('\0') as [string, string];
-    if (sym) symrefs.set(name, sym);
-    byFolded.set(name.toLowerCase(), name);
-  }
-  return lines.map((line) => {
-    const [oldOid, newOid, ref, ...rest] = line.split(' ');
-    if (!oldOid || !newOid || !ref || rest.length > 0 || !OID.test(oldOid) || !OID.test(newOid)) throw new Refusal(`cannot read the update "${line.slice(0, 200)}"`);
-    let target: string | undefined;
-    // A symbolic ref updates what it points to; follow the chain.
-    for (let name = ref, hops = 0; symrefs.has(name); hops++) {
-      if (hops > 5) throw new Refusal(`${ref}: symbolic ref chain is too long`);
-      name = symrefs.get(name)!;
-      target = name;
-    }
-    // A new ref differing from an existing one only in case would alias it on a
-    // case-insensitive file system: it is checked as that ref too.
-    const folded = byFolded.get(ref.toLowerCase());
-    if (!target && folded && folded !== ref) target = folded;
-    let fastForward: boolean | undefined;
-    if (!/^0+$/.test(oldOid) && !/^0+$/.test(newOid) && !ref.startsWith('refs/tags/')) {
+  const refs = list.out
+    .split('\n')
+    .filter((l) => l)
+    .map((l) => {
+      const [name, symref] = l.split('\0') as [string, string];
+      return { name, symref: symref ?? '' };
+    });
+  const updates = classifyPush({
+    lines: input.split('\n'),
+    refs,
+    fastForward: (oldOid, newOid) => {
       const r = git(['merge-base', '--is-ancestor', oldOid, newOid]);
-      fastForward = r.code === 0 ? true : r.code === 1 ? false : undefined;
-    }
-    const u: Update = { ref, old: oldOid, new: newOid, kind: classifyRefUpdate(oldOid, newOid, ref, fastForward) };
-    if (target) u.target = target;
-    return u;
+      return r.code === 0 ? true : r.code === 1 ? false : undefined;
+    },
   });
+  if (typeof updates === 'string') throw new Refusal(updates);
+  return updates;
 }
 
 /** POST JSON with node:http(s): fetch() would cost ~100 ms of loading and exiting per push. */

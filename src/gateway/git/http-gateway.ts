@@ -9,7 +9,7 @@ import { runCgi } from '../cgi.js';
 import type { Spawner } from '../spawner.js';
 import { basicAuth, header, optional, text } from '../http-util.js';
 import { parseGitRequest } from './http-path.js';
-import { gitEnv, repoDir, validGitProtocol } from './repo.js';
+import { gitEnv, hooksDirFor, repoDir, validGitProtocol } from './repo.js';
 
 export interface GitGatewayOptions {
   /** where this process's API answers the pre-receive hook (loopback) */
@@ -61,6 +61,7 @@ export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
       const env = gitEnv({
         protocol,
         hook: session ? { url: opts.hookUrl(), session, repo: parsed.repo } : undefined,
+        hooksDir: push ? hooksDirFor(dir) : undefined,
         extra: {
           GIT_PROJECT_ROOT: dir.slice(0, dir.length - `${parsed.repo}.git`.length - 1),
           GIT_HTTP_EXPORT_ALL: '1',
