@@ -165,4 +165,19 @@ describe('ConfigError', () => {
     expect(problems(example.replace('- id: hg:billing', '- id: hg:billing:stable')).join('\n')).toContain('configure the whole hg resource');
     expect(problems(example.replace('approval: { groups: [leads], count: 1 }', 'approval: { groups: [leads], count: 2 }')).join('\n')).toContain('needs 2 approvers but only 1 can approve (bob)');
   });
+
+  it('notification settings are checked: event names, url or url_env, emails, Slack ids, reminder intervals', () => {
+    const both = `${example}\nnotify:\n  webhooks:\n    siem: { url: "https://siem.example.com/h", url_env: SIEM_URL, secret_env: SIEM_SECRET }\n`;
+    expect(problems(both)).toEqual([expect.stringContaining('notify.webhooks.siem: give either url or url_env')]);
+    const event = `${example}\nnotify:\n  webhooks:\n    siem: { url: "https://siem.example.com/h", secret_env: SIEM_SECRET, events: [grant.revokd] }\n`;
+    expect(problems(event)).toEqual([expect.stringMatching(new RegExp(`ajar.yaml:${lineOf(event, 'grant.revokd')}:.*notify.webhooks.siem.events.0.*grant.revoked`))]);
+    const who = problems(edit(example, 'alice: { groups: [eng], attributes: { team: payments } }', 'alice: { groups: [eng], attributes: { team: payments }, email: not-an-email, slack: alice }'));
+    expect(who.some((x) => x.includes('email'))).toBe(true);
+    expect(who.some((x) => x.includes('a Slack user id like U024BE7LH'))).toBe(true);
+    const remind = edit(example, '      approval: { groups: [leads], count: 1 }\n', '      approval: { groups: [leads], count: 1, remind_every: 1m }\n');
+    expect(problems(remind)).toEqual([expect.stringContaining(`ajar.yaml:${lineOf(remind, 'remind_every: 1m')}:`)]);
+    expect(problems(remind)[0]).toContain('remind at most every 5m');
+    const ok = parseConfig(edit(example, '      approval: { groups: [leads], count: 1 }\n', '      approval: { groups: [leads], count: 1, remind_every: 4h }\n'), 'ajar.yaml');
+    expect(ok.policy.rules[0]!.approval).toEqual({ stages: [expect.objectContaining({ remindEverySeconds: 4 * 3600 })] });
+  });
 });

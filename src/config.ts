@@ -18,9 +18,11 @@ import { type AutomaticRule, compileCondition, isTimeZone } from './policy/condi
 import { loadSchedule, type Schedule } from './policy/oncall.js';
 import { isPolicyDocument, type ReadFile, readText } from './policy/policy-file.js';
 import type { Approvers, Policy, PolicyRule } from './policy/policy.js';
+import { WEBHOOK_EVENTS, type WebhookEvent } from './notify/events.js';
 
 const NAME = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'use lower-case letters, digits, ".", "_" and "-" (at most 64)');
 const DURATION = z.string().refine((s) => parseDuration(s).ok, 'write a duration like 30m, 2h, 1h30m or 7d');
+const ENV_NAME = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name');
 const LABELS = z.record(z.string(), z.string());
 const REGEX = z.string().refine((p) => {
   try {
@@ -33,6 +35,10 @@ const REGEX = z.string().refine((p) => {
 
 const identitySchema = z.strictObject({
   groups: z.array(NAME).default([]),
+  /** where notifications reach this person (email; Slack finds them by it) */
+  email: z.email().optional(),
+  /** the Slack user id (U...), when it is not found by email */
+  slack: z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id like U024BE7LH').optional(),
   attributes: LABELS.default({}),
   disabled: z.boolean().default(false),
   description: z.string().optional(),
@@ -50,6 +56,8 @@ const stageSchema = z.strictObject({
   when: z.string().min(1).max(4000).optional(),
   /** no decision within `after` of the stage starting: these approvers may decide too */
   escalate: z.strictObject({ after: DURATION, groups: z.array(NAME).default([]), users: z.array(NAME).default([]) }).optional(),
+  /** while the stage is undecided, remind its approvers this often (notifications) */
+  remind_every: DURATION.optional(),
 });
 
 const approvalSchema = z.union([
@@ -140,7 +148,9 @@ const fileSchema = z.strictObject({
         .default([]),
     })
     .default({ pending_ttl: '24h', timezone: 'UTC', rules: [], automatic: [] }),
-  workers: z.strictObject({ sweep_interval: DURATION.default('5s') }).default({ sweep_interval: '5s' }),
+  workers: z
+    .strictObject({ sweep_interval: DURATION.default('5s'), notify_interval: DURATION.default('1s') })
+    .default({ sweep_interval: '5s', notify_interval: '1s' }),
   git: z
     .strictObject({
       /** bare repositories served at /git/<name>.git: <root>/<name>.git, relative to this file */
@@ -220,6 +230,63 @@ const fileSchema = z.strictObject({
         .default({}),
     })
     .default({ issuers: {}, identities: {} }),
+  /** notifications: written with the change that causes them, delivered afterwards with retries */
+  notify: z
+    .strictObject({
+      slack: z
+        .strictObject({
+          /** the bot token (xoxb-...), from this environment variable */
+          token_env: ENV_NAME,
+          /** the app's signing secret, to verify interactions posted to /v1/slack/interactions */
+          signing_secret_env: ENV_NAME,
+          api_url: z.url().default('https://slack.com/api'),
+          /** channels that see every request needing review (names like #access or ids) */
+          channels: z.array(z.string().min(1).max(80)).default([]),
+          /** message the approvers (and tell the requester) directly */
+          direct_messages: z.boolean().default(true),
+        })
+        .optional(),
+      webhooks: z
+        .record(
+          NAME,
+          z
+            .strictObject({
+              url: z.url().optional(),
+              /** the URL from this environment variable instead (it may hold a secret) */
+              url_env: ENV_NAME.optional(),
+              /** the endpoint's signing secret (whsec_ + base64), from this environment variable */
+              secret_env: ENV_NAME,
+              /** the events this endpoint gets; default all */
+              events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).optional(),
+            })
+            .refine((w) => (w.url === undefined) !== (w.url_env === undefined), 'give either url or url_env'),
+        )
+        .default({}),
+      email: z
+        .strictObject({
+          /** smtp://user:password@host:587 (or smtps://), from this environment variable */
+          url_env: ENV_NAME,
+          from: z.string().min(3).max(200),
+        })
+        .optional(),
+      jira: z
+        .strictObject({
+          url: z.url(),
+          /** a Data Center personal access token, or with `email` a Jira Cloud API token */
+          token_env: ENV_NAME,
+          email: z.email().optional(),
+          /** a required ticket must be in one of these statuses; default: any */
+          statuses: z.array(z.string().min(1)).optional(),
+          /** comment on the ticket when access is granted and when it ends */
+          comment: z.boolean().default(true),
+        })
+        .optional(),
+      /** attempts before a delivery is given up (dead letter) */
+      max_attempts: z.number().int().min(1).max(50).default(10),
+      /** delivered notifications are forgotten after this many days (the audit log keeps the events) */
+      keep_delivered_days: z.number().int().min(1).max(3650).default(30),
+    })
+    .default({ webhooks: {}, max_attempts: 10, keep_delivered_days: 30 }),
   hg: z
     .strictObject({
       /** Mercurial repositories served at /hg/<name>: <root>/<name>, relative to this file */
@@ -240,6 +307,8 @@ export interface Identity {
   /** disabled in the config file; `ajar user disable` is kept in the database */
   disabled: boolean;
   admin: boolean;
+  email?: string | undefined;
+  slack?: string | undefined;
 }
 
 export interface ConfiguredResource {
@@ -260,7 +329,8 @@ export interface Config {
   policyFile?: string | undefined;
   /** the config file's text: `ajar policy simulate` re-reads it with a new policy file */
   source?: string | undefined;
-  workers: { sweepIntervalSeconds: number };
+  workers: { sweepIntervalSeconds: number; notifyIntervalSeconds: number };
+  notify: NotifyConfig;
   /** root: absolute path of the served repositories, when Ajar serves Git */
   git: { root: string | undefined; hookAccounts: string[] };
   workloads: { issuers: Map<string, WorkloadIssuer>; identities: WorkloadIdentity[] };
@@ -273,6 +343,15 @@ export interface Config {
   };
   /** root: absolute path of the served Mercurial repositories, when Ajar serves them */
   hg: { root: string | undefined; hookAccounts: string[]; python: string | undefined };
+}
+
+export interface NotifyConfig {
+  slack: { tokenEnv: string; signingSecretEnv: string; apiUrl: string; channels: string[]; directMessages: boolean } | undefined;
+  webhooks: { name: string; url: string | undefined; urlEnv: string | undefined; secretEnv: string; events: WebhookEvent[] }[];
+  email: { urlEnv: string; from: string } | undefined;
+  jira: { url: string; tokenEnv: string; email: string | undefined; statuses: string[] | undefined; comment: boolean } | undefined;
+  maxAttempts: number;
+  keepDeliveredDays: number;
 }
 
 export interface WorkloadIssuer {
@@ -447,6 +526,8 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
         attributes: id.attributes,
         disabled: id.disabled,
         admin: adminUsers.has(name) || id.groups.some((g) => adminGroups.has(g)),
+        ...(id.email ? { email: id.email } : {}),
+        ...(id.slack ? { slack: id.slack } : {}),
       });
     }
   };
@@ -606,7 +687,22 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
           const after = parseDuration(e.after);
           escalate = { afterSeconds: after.ok ? after.value : 0, groups: e.groups, users: e.users };
         }
-        stages.push({ groups: ap.groups, users: ap.users, count: ap.count, distinct: ap.distinct ?? null, ...(ap.oncall.length ? { oncall: ap.oncall } : {}), ...(escalate ? { escalate } : {}), when });
+        let remindEverySeconds: number | undefined;
+        if (ap.remind_every) {
+          const every = parseDuration(ap.remind_every);
+          remindEverySeconds = every.ok ? every.value : 0;
+          if (remindEverySeconds < 300) problems.push(`${where('remind_every')}: remind at most every 5m (write 5m or more)`);
+        }
+        stages.push({
+          groups: ap.groups,
+          users: ap.users,
+          count: ap.count,
+          distinct: ap.distinct ?? null,
+          ...(ap.oncall.length ? { oncall: ap.oncall } : {}),
+          ...(escalate ? { escalate } : {}),
+          ...(remindEverySeconds ? { remindEverySeconds } : {}),
+          when,
+        });
       });
       approval = { stages };
     }
@@ -653,6 +749,8 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
   if (problems.length > 0) throw new ConfigError(problems);
   const ttl = parseDuration(f.policy.pending_ttl);
   const sweep = parseDuration(f.workers.sweep_interval);
+  const notifyEvery = parseDuration(f.workers.notify_interval);
+  const n = f.notify;
   return {
     file,
     server: { host: f.server.host, port: f.server.port, publicUrl: f.server.public_url },
@@ -661,7 +759,17 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     resources,
     policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic, oncall: schedule, oncallFile },
     policyFile: opts.policyFile,
-    workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5 },
+    workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5, notifyIntervalSeconds: notifyEvery.ok ? notifyEvery.value : 1 },
+    notify: {
+      slack: n.slack
+        ? { tokenEnv: n.slack.token_env, signingSecretEnv: n.slack.signing_secret_env, apiUrl: n.slack.api_url.replace(/\/+$/, ''), channels: n.slack.channels, directMessages: n.slack.direct_messages }
+        : undefined,
+      webhooks: Object.entries(n.webhooks).map(([name, w]) => ({ name, url: w.url, urlEnv: w.url_env, secretEnv: w.secret_env, events: w.events ?? [...WEBHOOK_EVENTS] })),
+      email: n.email ? { urlEnv: n.email.url_env, from: n.email.from } : undefined,
+      jira: n.jira ? { url: n.jira.url.replace(/\/+$/, ''), tokenEnv: n.jira.token_env, email: n.jira.email, statuses: n.jira.statuses, comment: n.jira.comment } : undefined,
+      maxAttempts: n.max_attempts,
+      keepDeliveredDays: n.keep_delivered_days,
+    },
     git: { root: f.git.root ? resolve(dirname(file), f.git.root) : undefined, hookAccounts: f.git.hook_accounts },
     credentials: {
       postgres: new Map(Object.entries(f.credentials.postgres).map(([name, p]) => [name, { name, adminUrlEnv: p.admin_url_env, role: p.role, connect: p.connect }])),

@@ -9,7 +9,10 @@ import { createAdaptorServer, getRequestListener } from '@hono/node-server';
 import { type AppContext, localAdmin, policyVersion } from './app/context.js';
 import { watchConfig } from './app/reload.js';
 import { startSweeper } from './app/sweep.js';
-import { type Config, loadConfigFile } from './config.js';
+import { SENDERS } from './notify/senders.js';
+import { startOutboxWorker } from './notify/outbox.js';
+import { notifyEnvProblems } from './notify/env.js';
+import { type Config, ConfigError, loadConfigFile } from './config.js';
 import { type Clock, fileClock, systemClock } from './domain/clock.js';
 import { createGitGateway } from './gateway/git/http-gateway.js';
 import { GIT_PREFIX } from './gateway/git/http-path.js';
@@ -72,6 +75,8 @@ export interface RunningServer {
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const log = createLogger();
   const config = loadConfigFile(opts.configFile);
+  const notifyMissing = notifyEnvProblems(config, process.env);
+  if (notifyMissing.length) throw new ConfigError(notifyMissing);
   if (config.git.root) mkdirSync(config.git.root, { recursive: true, mode: 0o750 });
   if (config.hg.root) mkdirSync(config.hg.root, { recursive: true, mode: 0o750 });
   // Mercurial is served by a warm hgweb; find the Python that has it. Without it the
@@ -96,6 +101,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const clock = clockFromEnv(log);
   const ctx = makeContext(database, config, clock, log);
   const stopSweeper = startSweeper(ctx, config.workers.sweepIntervalSeconds);
+  const stopOutbox = startOutboxWorker(ctx, SENDERS, config.workers.notifyIntervalSeconds);
   const stopWatching = watchConfig(ctx, opts.configFile);
 
   const host = opts.host ?? config.server.host;
@@ -151,6 +157,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       closing ??= (async () => {
         stopWatching();
         await stopSweeper();
+        await stopOutbox();
         await hgweb?.stop();
         await spawner?.stop();
         await Promise.all([closeServer(http), admin ? closeServer(admin) : Promise.resolve()]);

@@ -39,6 +39,19 @@ describe('config validation', () => {
     }
   });
 
+  it('serve refuses a notify section whose secrets are not in the environment, naming the variables', async () => {
+    const bad = `${example}\nnotify:\n  slack: { token_env: SLACK_BOT_TOKEN, signing_secret_env: SLACK_SIGNING_SECRET }\n  webhooks:\n    siem: { url: "https://siem.example.com/hook", secret_env: SIEM_SECRET }\n`;
+    const { dir, file } = withConfig(bad);
+    const env = { ...process.env, AJAR_CONFIG: file, DATABASE_URL: '', SLACK_BOT_TOKEN: 'xoxb-1', SIEM_SECRET: 'whsec_c2hvcnQ=' };
+    delete env.SLACK_SIGNING_SECRET;
+    const r = await run(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', join(dir, 'data')], env);
+    expect(r.code).toBe(2);
+    expect(r.stdout).not.toContain('listening');
+    expect(r.stderr).toContain('notify.slack.signing_secret_env: the environment variable SLACK_SIGNING_SECRET is not set');
+    expect(r.stderr).toContain('notify.webhooks.siem.secret_env: SIEM_SECRET must hold whsec_ followed by at least 16 random bytes');
+    expect(r.stderr).not.toContain('xoxb-1');
+  });
+
   it('YAML syntax errors name the line', async () => {
     const { file } = withConfig('users:\n  alice: { groups: [eng]\n');
     const r = await run(process.execPath, [CLI, 'config', 'check', file], process.env);

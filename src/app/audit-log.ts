@@ -4,6 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { GENESIS_HASH } from '../store/migrations.js';
+import { NOTIFIABLE } from '../notify/events.js';
 import type { DB } from '../store/schema.js';
 
 export interface AuditInput {
@@ -56,7 +57,8 @@ export function eventHash(e: Omit<AuditEvent, 'hash'>): string {
 }
 
 /**
- * Append events inside the caller's transaction. Call it last in a use case:
+ * Append events inside the caller's transaction, with an outbox row for each one
+ * that notifies someone (notify/). Call it last in a use case:
  * it locks the chain head, and taking that lock after the rows being changed
  * keeps lock order the same everywhere (no deadlocks).
  */
@@ -111,6 +113,9 @@ export async function appendAudit(tx: Transaction<DB>, at: Date, events: AuditIn
     )
     .execute();
   await tx.updateTable('audit_head').set({ seq, hash: prev }).where('id', '=', 1).execute();
+  // The outbox: what must be told, committed or lost together with the change itself.
+  const notify = out.filter((e) => NOTIFIABLE.has(e.type));
+  if (notify.length) await tx.insertInto('outbox').values(notify.map((e) => ({ event_id: e.id, event_type: e.type, created_at: at }))).execute();
   return out;
 }
 

@@ -16,7 +16,7 @@ export interface AppContext {
 }
 
 /** The caller of a use case, already authenticated. */
-export type Actor = Identity & { via: 'token' | 'local' };
+export type Actor = Identity & { via: 'token' | 'local' | 'slack' };
 
 /** The identity that operates the server host: whoever can reach the admin socket or the database. */
 export function localAdmin(user: string): Actor {

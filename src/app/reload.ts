@@ -3,6 +3,7 @@
 // the running config and logs why; a good one is swapped in whole and audited.
 import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError, loadConfigFile } from '../config.js';
+import { notifyEnvProblems } from '../notify/env.js';
 import { appendAudit } from './audit-log.js';
 import { type AppContext, inTransaction, policyVersion } from './context.js';
 
@@ -10,6 +11,8 @@ export async function reloadConfig(ctx: AppContext, file: string): Promise<{ cha
   let next;
   try {
     next = loadConfigFile(file);
+    const missing = notifyEnvProblems(next, process.env);
+    if (missing.length) throw new ConfigError(missing);
   } catch (e) {
     const problems = e instanceof ConfigError ? e.problems : [String((e as Error).message)];
     ctx.log.warn({ file, problems }, 'the new config is invalid; the running config stays in force');
@@ -19,7 +22,7 @@ export async function reloadConfig(ctx: AppContext, file: string): Promise<{ cha
   const before = ctx.policyVersion;
   if (JSON.stringify([...next.identities], null, 0) === JSON.stringify([...ctx.config.identities]) && version === before &&
     JSON.stringify(next.resources) === JSON.stringify(ctx.config.resources) &&
-    JSON.stringify([next.git, next.hg]) === JSON.stringify([ctx.config.git, ctx.config.hg])) {
+    JSON.stringify([next.git, next.hg, next.notify]) === JSON.stringify([ctx.config.git, ctx.config.hg, ctx.config.notify])) {
     // Nothing a decision uses changed, but the policy may have moved to its own file
     // (or back): follow it, so the watcher watches the file that now holds it.
     ctx.config = { ...ctx.config, policyFile: next.policyFile, source: next.source };

@@ -22,6 +22,7 @@ import {
   isEscalated,
   currentStage,
   nextEscalation,
+  nextReminder,
   fieldsProblem,
   stageFor,
   ticketProblem,
@@ -29,6 +30,7 @@ import {
 import type { DB } from '../store/schema.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, inTransaction, newId } from './context.js';
+import { verifyTicket } from '../notify/jira.js';
 import { type RequestDto, type RequestRow, requestDto } from './views.js';
 
 export interface RequestInput {
@@ -157,9 +159,12 @@ export async function createRequest(
     policy_version: ctx.policyVersion,
     created_at: now,
     expires_at: new Date(now.getTime() + (plan.pendingTtlSeconds ?? ctx.config.policy.pendingTtlSeconds) * 1000),
-    // The escalation timer of the first stage, which starts now (see sweep.ts).
+    // The escalation timer of the first stage, which starts now, and its first reminder (see sweep.ts).
     escalates_at: nextEscalation(plan.stages, [], now)?.at ?? null,
+    remind_at: plan.auto || automatic ? null : (nextReminder(plan.stages, [], now, now)?.at ?? null),
   };
+  // A required ticket must exist in Jira (when Jira is configured): asked before anything is written.
+  if (plan.ticket.required && input.ticket) await verifyTicket(ctx, input.ticket);
   await inTransaction(ctx, async (tx) => {
     await tx.insertInto('access_requests').values(row).execute();
     const events: AuditInput[] = [
@@ -386,8 +391,12 @@ export async function reviewRequest(
       events.push({ type: 'request.reviewed', actor: actor.name, subject: r.requester, requestId: id, outcome: 'approve', reason: reason?.trim() || null, details: { stage: stage! + 1, of: plan.stages.length } });
       if (isFullyApproved(plan.stages, approvals)) events.push(...(await approve(ctx, tx, r, actor.name, reason?.trim() || null, now)));
       else if (currentStage(plan.stages, approvals) !== currentStage(plan.stages, before)) {
-        // The next stage starts now: set its escalation timer (see sweep.ts).
-        await tx.updateTable('access_requests').set({ escalates_at: nextEscalation(plan.stages, approvals, filedAt)?.at ?? null }).where('id', '=', id).execute();
+        // The next stage starts now: set its escalation timer and its reminders (see sweep.ts).
+        await tx
+          .updateTable('access_requests')
+          .set({ escalates_at: nextEscalation(plan.stages, approvals, filedAt)?.at ?? null, remind_at: nextReminder(plan.stages, approvals, filedAt, now)?.at ?? null })
+          .where('id', '=', id)
+          .execute();
       }
     }
     await appendAudit(tx, now, events);

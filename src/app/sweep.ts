@@ -5,17 +5,18 @@
 // Rows are claimed with SKIP LOCKED, so several processes never do the same work.
 import type { Transaction } from 'kysely';
 import { formatDuration } from '../domain/duration.js';
-import { nextEscalation } from '../policy/policy.js';
+import { nextEscalation, nextReminder } from '../policy/policy.js';
 import type { DB } from '../store/schema.js';
 import { appendAudit, type AuditInput } from './audit-log.js';
+import { runEvery } from './periodic.js';
 import { revokeEndedCredentials } from './credentials.js';
 import { type AppContext, inTransaction } from './context.js';
 import { approvalsOf, jsonList, planOf } from './requests.js';
 
 const BATCH = 200;
 
-export async function sweep(ctx: AppContext): Promise<{ expired: number; activated: number; requestsExpired: number; escalated: number }> {
-  const total = { expired: 0, activated: 0, requestsExpired: 0, escalated: 0 };
+export async function sweep(ctx: AppContext): Promise<{ expired: number; activated: number; requestsExpired: number; escalated: number; reminded: number }> {
+  const total = { expired: 0, activated: 0, requestsExpired: 0, escalated: 0, reminded: 0 };
   for (;;) {
     const now = ctx.clock.now();
     const n = await inTransaction(ctx, async (tx) => {
@@ -27,7 +28,9 @@ export async function sweep(ctx: AppContext): Promise<{ expired: number; activat
       }
       const started = await tx.selectFrom('grants').selectAll().where('state', '=', 'scheduled').where('starts_at', '<=', now).where('ends_at', '>', now).limit(BATCH).forUpdate().skipLocked().execute();
       if (started.length) await tx.updateTable('grants').set({ state: 'active' }).where('id', 'in', started.map((g) => g.id)).execute();
-      for (const g of started) events.push({ type: 'grant.activated', actor: 'ajar', subject: g.subject, grantId: g.id, requestId: g.request_id, resource: jsonList(g.resources).join(' ') });
+      for (const g of started) {
+        events.push({ type: 'grant.activated', actor: 'ajar', subject: g.subject, grantId: g.id, requestId: g.request_id, resource: jsonList(g.resources).join(' '), action: jsonList(g.actions).join(' '), details: { endsAt: new Date(g.ends_at).toISOString() } });
+      }
       const stale = await tx.selectFrom('access_requests').select(['id', 'requester']).where('state', '=', 'pending').where('expires_at', '<=', now).limit(BATCH).forUpdate().skipLocked().execute();
       if (stale.length) {
         await tx.updateTable('access_requests').set({ state: 'expired', decided_at: now, decided_by: 'ajar', decision_reason: 'no decision before the request expired' }).where('id', 'in', stale.map((r) => r.id)).execute();
@@ -35,15 +38,38 @@ export async function sweep(ctx: AppContext): Promise<{ expired: number; activat
       for (const r of stale) events.push({ type: 'request.expired', actor: 'ajar', subject: r.requester, requestId: r.id, reason: 'no decision before the request expired' });
       const escalations = await announceEscalations(ctx, tx, now);
       events.push(...escalations.events);
+      const reminders = await dueReminders(ctx, tx, now);
+      events.push(...reminders.events);
       await appendAudit(tx, now, events);
       total.expired += ended.length;
       total.activated += started.length;
       total.requestsExpired += stale.length;
       total.escalated += escalations.events.length;
-      return ended.length + started.length + stale.length + escalations.claimed;
+      total.reminded += reminders.events.length;
+      return ended.length + started.length + stale.length + escalations.claimed + reminders.claimed;
     });
     if (n === 0) return total;
   }
+}
+
+/**
+ * Claim pending requests whose timer column is due (SKIP LOCKED: each is handled
+ * by one process), with their approvals so far. An expired request needs nobody.
+ */
+async function claimDue(ctx: AppContext, tx: Transaction<DB>, timer: 'escalates_at' | 'remind_at', now: Date) {
+  const due = await tx
+    .selectFrom('access_requests')
+    .selectAll()
+    .where('state', '=', 'pending')
+    .where(timer, '<=', now)
+    .where('expires_at', '>', now)
+    .orderBy(timer)
+    .limit(BATCH)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  const reviews = due.length ? await tx.selectFrom('request_reviews').selectAll().where('request_id', 'in', due.map((r) => r.id)).execute() : [];
+  return { due, approvals: (id: string) => approvalsOf(ctx, reviews.filter((v) => v.request_id === id)) };
 }
 
 /**
@@ -55,23 +81,11 @@ export async function sweep(ctx: AppContext): Promise<{ expired: number; activat
  * exactly once, whichever process and however many restarts.
  */
 async function announceEscalations(ctx: AppContext, tx: Transaction<DB>, now: Date): Promise<{ claimed: number; events: AuditInput[] }> {
-  const due = await tx
-    .selectFrom('access_requests')
-    .selectAll()
-    .where('state', '=', 'pending')
-    .where('escalates_at', '<=', now)
-    .where('expires_at', '>', now) // an expired request needs nobody any more
-    .orderBy('escalates_at')
-    .limit(BATCH)
-    .forUpdate()
-    .skipLocked()
-    .execute();
+  const { due, approvals } = await claimDue(ctx, tx, 'escalates_at', now);
   const events: AuditInput[] = [];
-  if (due.length === 0) return { claimed: 0, events };
-  const reviews = await tx.selectFrom('request_reviews').selectAll().where('request_id', 'in', due.map((r) => r.id)).execute();
   for (const r of due) {
     const plan = planOf(r);
-    const next = nextEscalation(plan.stages, approvalsOf(ctx, reviews.filter((v) => v.request_id === r.id)), new Date(r.created_at));
+    const next = nextEscalation(plan.stages, approvals(r.id), new Date(r.created_at));
     if (next && next.at > now) {
       // Not due yet (a timer set early, e.g. by the migration): look again then.
       await tx.updateTable('access_requests').set({ escalates_at: next.at }).where('id', '=', r.id).execute();
@@ -98,31 +112,49 @@ async function announceEscalations(ctx: AppContext, tx: Transaction<DB>, now: Da
       reason: `no decision on stage ${next.stage + 1} within ${formatDuration(tier.afterSeconds)}`,
       details: { stage: next.stage + 1, of: plan.stages.length, rule: stage.rule, groups: tier.groups, users: tier.users, afterSeconds: tier.afterSeconds, dueAt: next.at.toISOString() },
     });
-    // Issue 7: the outbox row that notifies the escalation tier goes here, in this transaction.
+    // The tier is notified through the outbox row appendAudit writes for this event.
+  }
+  return { claimed: due.length, events };
+}
+
+/**
+ * Pending requests whose reminder is due (policy remind_every): one
+ * request.reminded event (its outbox row reminds the approvers) and the timer
+ * moved to the next one after now. Claimed under the row lock, so each reminder
+ * is sent once whichever process sweeps; after a downtime, one reminder, not a burst.
+ */
+async function dueReminders(ctx: AppContext, tx: Transaction<DB>, now: Date): Promise<{ claimed: number; events: AuditInput[] }> {
+  const { due, approvals } = await claimDue(ctx, tx, 'remind_at', now);
+  const events: AuditInput[] = [];
+  for (const r of due) {
+    const plan = planOf(r);
+    const next = nextReminder(plan.stages, approvals(r.id), new Date(r.created_at), now);
+    await tx.updateTable('access_requests').set({ remind_at: next?.at ?? null, reminders: Number(r.reminders) + (next ? 1 : 0) }).where('id', '=', r.id).execute();
+    if (!next) continue;
+    const pendingFor = formatDuration(Math.round((now.getTime() - new Date(r.created_at).getTime()) / 1000));
+    events.push({
+      type: 'request.reminded',
+      actor: 'ajar',
+      subject: r.requester,
+      requestId: r.id,
+      resource: jsonList(r.resources).join(' '),
+      action: jsonList(r.actions).join(' '),
+      reason: `no decision on stage ${next.stage + 1} yet`,
+      details: { stage: next.stage + 1, reminder: Number(r.reminders) + 1, pendingFor, next: next.at.toISOString() },
+    });
   }
   return { claimed: due.length, events };
 }
 
 /** Run the sweep now and then every `intervalSeconds`; returns a stop function. */
 export function startSweeper(ctx: AppContext, intervalSeconds: number): () => Promise<void> {
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const tick = () => {
-    if (stopped) return;
-    running = sweep(ctx)
+  return runEvery(intervalSeconds, () =>
+    sweep(ctx)
       .then(async (r) => {
         // Credentials of ended grants are taken back in the same tick (sessions killed, roles dropped).
         const credentialsRevoked = ctx.config.credentials.postgres.size > 0 ? await revokeEndedCredentials(ctx) : 0;
-        if (r.expired || r.activated || r.requestsExpired || r.escalated || credentialsRevoked) ctx.log.info({ ...r, credentialsRevoked }, 'sweep');
+        if (r.expired || r.activated || r.requestsExpired || r.escalated || r.reminded || credentialsRevoked) ctx.log.info({ ...r, credentialsRevoked }, 'sweep');
       })
-      .catch((e) => ctx.log.error({ err: String(e) }, 'sweep failed; will retry'));
-  };
-  tick();
-  const timer = setInterval(tick, intervalSeconds * 1000);
-  timer.unref();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  };
+      .catch((e) => ctx.log.error({ err: String(e) }, 'sweep failed; will retry')),
+  );
 }

@@ -11,6 +11,7 @@ import { registerAdminCommands } from './admin.js';
 import { registerCredentialCommands } from './credentials.js';
 import { registerGateCommand } from './gate.js';
 import { registerSecretCommands } from './secrets.js';
+import { registerOutboxCommands } from './outbox.js';
 import { registerGitCommands } from './git.js';
 import { checkConfigFile, registerPolicyCommands } from './policy.js';
 import { CliError, dataDirOf, type GlobalOptions } from './client.js';
@@ -112,6 +113,7 @@ registerGitCommands(program);
 registerGateCommand(program, globals);
 registerCredentialCommands(program, globals);
 registerSecretCommands(program, globals);
+registerOutboxCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -28,6 +28,7 @@ function describe(e: Explanation): string {
   for (const s of e.stages) {
     const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`), ...s.oncall.map((r) => `on-call ${r}`)].join(' or ');
     lines.push(`  approval (${s.rule}): ${s.count} of ${from} — ${s.approvers.length ? s.approvers.join(', ') : 'nobody'}${s.satisfiable ? '' : '  [cannot be satisfied: too few eligible approvers]'}`);
+    if (s.remindEverySeconds) lines.push(`    undecided: approvers reminded every ${formatDuration(s.remindEverySeconds)}`);
     if (s.escalate) lines.push(`    no decision after ${formatDuration(s.escalate.afterSeconds)}: also ${[...s.escalate.groups.map((x) => `group ${x}`), ...s.escalate.users.map((u) => `user ${u}`)].join(' or ')}`);
   }
   lines.push(`  to ask: ${e.command}`);

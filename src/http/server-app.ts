@@ -11,11 +11,13 @@ import { hgRoutes } from './routes/hg.js';
 import { identityRoutes } from './routes/identities.js';
 import { metaRoutes } from './routes/meta.js';
 import { policyRoutes } from './routes/policy.js';
+import { outboxRoutes } from './routes/outbox.js';
 import { requestRoutes } from './routes/requests.js';
+import { slackRoutes } from './routes/slack.js';
 
 export const VERSION = '0.1.0';
 
-export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes, ...credentialRoutes, ...secretRoutes];
+export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes, ...credentialRoutes, ...secretRoutes, ...outboxRoutes, ...slackRoutes];
 
 const openapiRoute: Route = {
   method: 'get',

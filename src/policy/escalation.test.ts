@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Identity } from '../config.js';
-import { type ApprovalStage, escalatesAt, isEscalated, nextEscalation, type Review } from './policy.js';
+import { type ApprovalStage, escalatesAt, isEscalated, nextEscalation, nextReminder, type Review } from './policy.js';
 
 const person = (name: string): Identity => ({ name, kind: 'user', groups: ['leads'], attributes: {}, disabled: false, admin: false });
 const filedAt = new Date('2026-11-23T09:00:00Z');
@@ -32,5 +32,31 @@ describe('the escalation timer', () => {
   it('no timer once every stage is met', () => {
     const all = [approved('bob', 0, 1), approved('pia', 0, 2), approved('sam', 1, 3), approved('cid', 2, 4)];
     expect(nextEscalation(stages, all, filedAt)).toBeNull();
+  });
+});
+
+describe('reminders', () => {
+  const reminded: ApprovalStage[] = [
+    { rule: 'release', groups: ['leads'], users: [], count: 1, remindEverySeconds: 3600 },
+    { rule: 'release', groups: ['security'], users: [], count: 1 },
+    { rule: 'release', groups: ['cab'], users: [], count: 1, remindEverySeconds: 1800 },
+  ];
+
+  it('come every `remind_every` from the stage start, the next one after now', () => {
+    expect(nextReminder(reminded, [], filedAt, filedAt)).toEqual({ stage: 0, at: later(60) });
+    expect(nextReminder(reminded, [], filedAt, later(59))).toEqual({ stage: 0, at: later(60) });
+    expect(nextReminder(reminded, [], filedAt, later(60))).toEqual({ stage: 0, at: later(120) });
+  });
+
+  it('after a downtime the next one is in the future: missed reminders do not come in a burst', () => {
+    expect(nextReminder(reminded, [], filedAt, later(60 * 5 + 10))).toEqual({ stage: 0, at: later(360) });
+  });
+
+  it('a stage without reminders has none; a later stage counts from the approval that started it', () => {
+    const stage0 = [approved('bob', 0, 30)];
+    expect(nextReminder(reminded, stage0, filedAt, later(30))).toBeNull();
+    const stage1 = [...stage0, approved('sam', 1, 100)];
+    expect(nextReminder(reminded, stage1, filedAt, later(100))).toEqual({ stage: 2, at: later(130) });
+    expect(nextReminder(reminded, [...stage1, approved('cid', 2, 101)], filedAt, later(101))).toBeNull();
   });
 });

@@ -37,7 +37,7 @@ describe('explainRequest', () => {
   it('names the rule, durations and the people who can approve', () => {
     const e = explainRequest(policy, people[0]!, [res('git:payments:release/1')], ['push'], people);
     expect(e).toMatchObject({ eligible: true, rules: ['release'], defaultDurationSeconds: 3600, maxDurationSeconds: 7200, autoApproved: false });
-    expect(e.stages).toEqual([{ rule: 'release', count: 2, groups: ['leads'], users: [], oncall: [], distinct: null, escalate: null, approvers: ['bob', 'lena'], satisfiable: true }]);
+    expect(e.stages).toEqual([{ rule: 'release', count: 2, groups: ['leads'], users: [], oncall: [], distinct: null, escalate: null, remindEverySeconds: null, approvers: ['bob', 'lena'], satisfiable: true }]);
     expect(e.command).toBe('ajar request --resource git:payments:release/1 --action push --reason "..."');
   });
 

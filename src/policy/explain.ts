@@ -16,7 +16,7 @@ export interface Explanation {
   maxDurationSeconds: number | null;
   maxUses: number | null;
   autoApproved: boolean;
-  stages: { rule: string; count: number; groups: string[]; users: string[]; oncall: string[]; distinct: string | null; escalate: Escalation | null; approvers: string[]; satisfiable: boolean }[];
+  stages: { rule: string; count: number; groups: string[]; users: string[]; oncall: string[]; distinct: string | null; escalate: Escalation | null; remindEverySeconds: number | null; approvers: string[]; satisfiable: boolean }[];
   justification: { reasonRequired: true; ticketRequired: boolean; ticketPatterns: string[]; fields: { name: string; description: string | null; pattern: string | null; required: boolean }[] };
   minDurationSeconds: number | null;
   /** a CEL automatic rule that would decide it now */
@@ -50,7 +50,7 @@ export function explainRequest(
     const eligible = identities.filter((i) => i.name !== who.name && canApproveStage(s, i, opts.onCall));
     const approvers = eligible.map((i) => i.name).sort();
     const distinct = s.distinct ? new Set(eligible.map((i) => i.attributes[s.distinct!]).filter((v) => v !== undefined)).size : approvers.length;
-    return { rule: s.rule, count: s.count, groups: s.groups, users: s.users, oncall: s.oncall ?? [], distinct: s.distinct ?? null, escalate: s.escalate ?? null, approvers, satisfiable: distinct >= s.count };
+    return { rule: s.rule, count: s.count, groups: s.groups, users: s.users, oncall: s.oncall ?? [], distinct: s.distinct ?? null, escalate: s.escalate ?? null, remindEverySeconds: s.remindEverySeconds ?? null, approvers, satisfiable: distinct >= s.count };
   });
   const ticket = p.ticket ?? { required: false, patterns: [] };
   const command = `ajar request ${base.resources.map((r) => `--resource ${r}`).join(' ')} ${actions.map((a) => `--action ${a}`).join(' ')} --reason "..."${ticket.required ? ' --ticket ...' : ''}${(p.prompts ?? []).filter((f) => f.required).map((f) => ` --field ${f.name}=...`).join('')}`;

@@ -18,6 +18,8 @@ export interface Approvers {
   when?: { expr: string; test: (vars: ConditionVars) => boolean } | null;
   /** no decision within afterSeconds of the stage starting: these approvers may decide too */
   escalate?: Escalation;
+  /** while the stage is undecided, its approvers are reminded this often */
+  remindEverySeconds?: number;
 }
 
 export interface Escalation {
@@ -82,6 +84,7 @@ export interface ApprovalStage {
   distinct?: string | null;
   oncall?: string[];
   escalate?: Escalation;
+  remindEverySeconds?: number;
   /** which stage of its rule this is */
   ruleStage?: number;
   /** the stage has a `when` condition, decided when the request is filed */
@@ -252,6 +255,20 @@ export function nextEscalation(stages: ApprovalStage[], reviews: Review[], filed
   return at ? { stage, at } : null;
 }
 
+/**
+ * The current stage's next reminder after `now`: every remindEverySeconds from the
+ * stage's start. After a downtime this is the next one to come, so missed
+ * reminders are not sent in a burst. Null when the stage has no reminders.
+ */
+export function nextReminder(stages: ApprovalStage[], reviews: Review[], filedAt: Date, now: Date): { stage: number; at: Date } | null {
+  const stage = currentStage(stages, reviews);
+  const every = stage < 0 ? undefined : stages[stage]!.remindEverySeconds;
+  if (!every) return null;
+  const started = stageStartedAt(stages, reviews, stage, filedAt).getTime();
+  const k = Math.max(0, Math.floor((now.getTime() - started) / (every * 1000))) + 1;
+  return { stage, at: new Date(started + k * every * 1000) };
+}
+
 /** Approvals counted per stage. */
 export function approvalProgress(stages: ApprovalStage[], reviews: Review[]): { stage: ApprovalStage; have: number; approvers: string[] }[] {
   return stages.map((stage, i) => {
@@ -306,7 +323,8 @@ export function stageFor(
 export function describeStage(s: ApprovalStage): string {
   const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`), ...(s.oncall ?? []).map((r) => `on-call ${r}`)].join(' or ');
   const esc = s.escalate ? `, after ${Math.round(s.escalate.afterSeconds / 60)}m also ${[...s.escalate.groups.map((g) => `group ${g}`), ...s.escalate.users.map((u) => `user ${u}`)].join(' or ')}` : '';
-  return `${s.count} of ${from}${s.distinct ? ` with distinct ${s.distinct}` : ''}${esc}`;
+  const remind = s.remindEverySeconds ? `, reminded every ${Math.round(s.remindEverySeconds / 60)}m` : '';
+  return `${s.count} of ${from}${s.distinct ? ` with distinct ${s.distinct}` : ''}${esc}${remind}`;
 }
 
 /** Keep the stages whose `when` condition holds for this request (decided once, at filing). */

@@ -226,6 +226,71 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0011_outbox': {
+    async up(db) {
+      // The outbox: a row per notifiable audit event, written in the transaction of
+      // the change (see appendAudit). A worker fans each one out into deliveries (one
+      // per channel and recipient) and sends those after commit, with retries.
+      await sql`
+        create table outbox (
+          event_id text primary key,
+          event_type text not null,
+          created_at timestamptz not null,
+          fanned_out_at timestamptz
+        );
+        create index outbox_pending on outbox (created_at) where fanned_out_at is null;
+        create table deliveries (
+          id text primary key,
+          event_id text not null,
+          event_type text not null,
+          channel text not null,
+          target text not null,
+          payload jsonb not null,
+          state text not null check (state in ('pending', 'sending', 'delivered', 'dead')),
+          attempts integer not null default 0,
+          next_attempt_at timestamptz not null,
+          lease_until timestamptz,
+          last_error text,
+          created_at timestamptz not null,
+          delivered_at timestamptz,
+          unique (event_id, channel, target)
+        );
+        create index deliveries_due on deliveries (next_attempt_at) where state in ('pending', 'sending');
+        -- Slack messages about a request, updated in place when it is decided.
+        create table slack_messages (
+          request_id text not null,
+          channel text not null,
+          ts text not null,
+          kind text not null,
+          primary key (request_id, channel)
+        );
+        -- Slack user ids of Ajar identities (users.lookupByEmail), so a button press maps back.
+        create table slack_users (
+          identity text primary key,
+          slack_user_id text not null unique,
+          resolved_at timestamptz not null
+        );
+        -- Interaction payloads already applied: a replayed signed payload is refused.
+        create table slack_replays (
+          signature text primary key,
+          seen_at timestamptz not null
+        );
+        -- Reminders of a pending request (policy: remind every ...): when the next is due.
+        alter table access_requests add column remind_at timestamptz;
+        alter table access_requests add column reminders integer not null default 0;
+        create index access_requests_remind on access_requests (remind_at) where state = 'pending';
+      `.execute(db);
+    },
+  },
+  '0012_outbox_retention': {
+    async up(db) {
+      // Delivered notifications and fanned-out outbox rows are deleted after a while (sweep.ts).
+      await sql`
+        create index deliveries_delivered on deliveries (delivered_at) where state = 'delivered';
+        create index outbox_done on outbox (fanned_out_at) where fanned_out_at is not null;
+      `.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

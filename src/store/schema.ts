@@ -46,6 +46,9 @@ export interface AccessRequestTable {
   decision_reason: string | null;
   /** when the sweep next looks at the current stage's escalation; null = nothing to announce */
   escalates_at: Ts | null;
+  /** the next reminder of a pending request (policy remind_every), null when none */
+  remind_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  reminders: Generated<number>;
 }
 
 export interface RequestReviewTable {
@@ -137,6 +140,49 @@ export interface SecretTable {
   updated_by: string;
 }
 
+export interface OutboxTable {
+  event_id: string;
+  event_type: string;
+  created_at: Ts;
+  fanned_out_at: Ts | null;
+}
+
+export interface DeliveryTable {
+  id: string;
+  event_id: string;
+  event_type: string;
+  /** slack | webhook:<name> | email | jira */
+  channel: string;
+  /** a Slack channel or user, an email address, a webhook endpoint, a Jira issue */
+  target: string;
+  payload: unknown;
+  state: 'pending' | 'sending' | 'delivered' | 'dead';
+  attempts: Generated<number>;
+  next_attempt_at: Ts;
+  lease_until: Ts | null;
+  last_error: string | null;
+  created_at: Ts;
+  delivered_at: Ts | null;
+}
+
+export interface SlackMessageTable {
+  request_id: string;
+  channel: string;
+  ts: string;
+  kind: string;
+}
+
+export interface SlackUserTable {
+  identity: string;
+  slack_user_id: string;
+  resolved_at: Ts;
+}
+
+export interface SlackReplayTable {
+  signature: string;
+  seen_at: Ts;
+}
+
 export interface AuditHeadTable {
   id: number;
   seq: ColumnType<string | number, number, number>;
@@ -155,4 +201,9 @@ export interface DB {
   credentials: CredentialTable;
   secrets: SecretTable;
   request_escalations: RequestEscalationTable;
+  outbox: OutboxTable;
+  deliveries: DeliveryTable;
+  slack_messages: SlackMessageTable;
+  slack_users: SlackUserTable;
+  slack_replays: SlackReplayTable;
 }
