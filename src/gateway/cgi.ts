@@ -22,7 +22,8 @@ const MAX_HEADER_BYTES = 64 * 1024;
 
 interface CgiChild {
   input: Writable;
-  output: Readable;
+  /** the program's output, chunk by chunk; a chunk is valid until `next` is called (see SpawnedProgram) */
+  read(onChunk: (chunk: Buffer, next: () => void) => void, onEnd: () => void): void;
   kill(): void;
   /** stderr and exit, when the program is our own child */
   stderr?: Readable | undefined;
@@ -31,14 +32,19 @@ interface CgiChild {
 }
 
 async function startCgi(opts: CgiOptions): Promise<CgiChild> {
-  if (opts.spawner) {
-    const s = await opts.spawner.run({ command: opts.command, args: opts.args, env: opts.env, cwd: opts.cwd });
-    return { input: s, output: s, kill: () => s.destroy() };
-  }
+  if (opts.spawner) return opts.spawner.run({ command: opts.command, args: opts.args, env: opts.env, cwd: opts.cwd });
   const child = spawn(opts.command, opts.args, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+  const out = child.stdout;
+  out.on('error', () => {});
   return {
     input: child.stdin,
-    output: child.stdout,
+    read(onChunk, onEnd) {
+      out.on('data', (d: Buffer) => {
+        out.pause();
+        onChunk(d, () => out.resume());
+      });
+      out.on('end', onEnd);
+    },
     stderr: child.stderr,
     kill: () => {
       if (child.exitCode === null && !child.killed) child.kill('SIGTERM');
@@ -94,32 +100,40 @@ export async function runCgi(req: IncomingMessage, res: ServerResponse, opts: Cg
     child.input.on('error', () => {}); // the program may exit before reading everything (e.g. a refusal)
     req.pipe(child.input);
 
-    const onHeaderData = (chunk: Buffer) => {
-      headerBuf = Buffer.concat([headerBuf!, chunk]);
-      const end = findHeaderEnd(headerBuf);
-      if (end === null) {
-        if (headerBuf.length > MAX_HEADER_BYTES) fail('the CGI header is too large');
-        return;
-      }
-      const head = headerBuf.subarray(0, end.at).toString('latin1');
-      const rest = headerBuf.subarray(end.at + end.length);
-      headerBuf = null;
-      child.output.off('data', onHeaderData);
-      const { status, headers } = parseCgiHeaders(head);
-      res.writeHead(status, headers);
-      if (rest.length > 0) res.write(rest);
-      child.output.pipe(res);
-    };
-    child.output.on('data', onHeaderData);
-    child.output.on('error', () => {});
-    child.output.on('end', () => {
-      if (headerBuf !== null) return fail('the program ended before answering');
-      if (!res.writableEnded) res.end();
-    });
+    // Output: the CGI header block (collected, a copy), then the body, one chunk
+    // in flight at a time: the next is read once this one is written out.
+    child.read(
+      (chunk, next) => {
+        if (headerBuf === null) {
+          res.write(chunk, (err) => {
+            if (!err) next();
+          });
+          return;
+        }
+        headerBuf = Buffer.concat([headerBuf, chunk]);
+        const end = findHeaderEnd(headerBuf);
+        if (end === null) {
+          if (headerBuf.length > MAX_HEADER_BYTES) return fail('the CGI header is too large');
+          return next();
+        }
+        const head = headerBuf.subarray(0, end.at).toString('latin1');
+        const rest = headerBuf.subarray(end.at + end.length);
+        headerBuf = null;
+        const { status, headers } = parseCgiHeaders(head);
+        res.writeHead(status, headers);
+        if (rest.length === 0) return next();
+        res.write(rest, (err) => {
+          if (!err) next();
+        });
+      },
+      () => {
+        if (headerBuf !== null) return fail('the program ended before answering');
+        if (!res.writableEnded) res.end();
+      },
+    );
     child.onExit?.((code, signal) => {
       if (code !== 0 && !finished) opts.log.warn({ program: opts.command, code, signal, stderr: stderr.slice(0, 2000) }, 'cgi program exited with an error');
     });
-    child.output.resume();
   });
 }
 
