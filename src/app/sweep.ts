@@ -102,19 +102,25 @@ async function announceEscalations(ctx: AppContext, tx: Transaction<DB>, now: Da
     if (!announced) continue;
     const stage = plan.stages[next.stage]!;
     const tier = stage.escalate!;
-    events.push({
-      type: 'request.escalated',
-      actor: 'ajar',
-      subject: r.requester,
-      requestId: r.id,
-      resource: jsonList(r.resources).join(' '),
-      action: jsonList(r.actions).join(' '),
-      reason: `no decision on stage ${next.stage + 1} within ${formatDuration(tier.afterSeconds)}`,
-      details: { stage: next.stage + 1, of: plan.stages.length, rule: stage.rule, groups: tier.groups, users: tier.users, afterSeconds: tier.afterSeconds, dueAt: next.at.toISOString() },
-    });
+    events.push(
+      sweepEvent('request.escalated', r, `no decision on stage ${next.stage + 1} within ${formatDuration(tier.afterSeconds)}`, {
+        stage: next.stage + 1,
+        of: plan.stages.length,
+        rule: stage.rule,
+        groups: tier.groups,
+        users: tier.users,
+        afterSeconds: tier.afterSeconds,
+        dueAt: next.at.toISOString(),
+      }),
+    );
     // The tier is notified through the outbox row appendAudit writes for this event.
   }
   return { claimed: due.length, events };
+}
+
+/** An event the sweep writes about a pending request, as Ajar. */
+function sweepEvent(type: 'request.escalated' | 'request.reminded', r: { id: string; requester: string; resources: unknown; actions: unknown }, reason: string, details: Record<string, unknown>): AuditInput {
+  return { type, actor: 'ajar', subject: r.requester, requestId: r.id, resource: jsonList(r.resources).join(' '), action: jsonList(r.actions).join(' '), reason, details };
 }
 
 /**
@@ -132,16 +138,7 @@ async function dueReminders(ctx: AppContext, tx: Transaction<DB>, now: Date): Pr
     await tx.updateTable('access_requests').set({ remind_at: next?.at ?? null, reminders: Number(r.reminders) + (next ? 1 : 0) }).where('id', '=', r.id).execute();
     if (!next) continue;
     const pendingFor = formatDuration(Math.round((now.getTime() - new Date(r.created_at).getTime()) / 1000));
-    events.push({
-      type: 'request.reminded',
-      actor: 'ajar',
-      subject: r.requester,
-      requestId: r.id,
-      resource: jsonList(r.resources).join(' '),
-      action: jsonList(r.actions).join(' '),
-      reason: `no decision on stage ${next.stage + 1} yet`,
-      details: { stage: next.stage + 1, reminder: Number(r.reminders) + 1, pendingFor, next: next.at.toISOString() },
-    });
+    events.push(sweepEvent('request.reminded', r, `no decision on stage ${next.stage + 1} yet`, { stage: next.stage + 1, reminder: Number(r.reminders) + 1, pendingFor, next: next.at.toISOString() }));
   }
   return { claimed: due.length, events };
 }
