@@ -128,6 +128,13 @@ describe('ajar gate', () => {
     }
   });
 
+  it('an identity the policy does not let ask is refused (exit 1, not an error), and nothing is filed', async () => {
+    const r = await a.cli(['gate', '--resource', 'env:payments:production', '--artifact', SHA, '--wait', '1m'], { as: 'dave' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('ajar gate: refused: this identity may not ask for deploy on env:payments:production');
+    expect((await a.json(['requests', '--review'], { as: 'bob' })).filter((x: any) => x.requester === 'dave')).toEqual([]);
+  });
+
   it('bad input gets a clear error', async () => {
     const r = await gate(['--artifact', 'latest', '--wait', '1m']);
     expect(r.code).toBe(2);

@@ -29,6 +29,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 2,
+    /** the API's error code, when the error is the API's answer */
+    readonly apiCode?: string,
   ) {
     super(message);
   }
@@ -183,7 +185,7 @@ export async function callJson<T = any>(client: Client, method: string, path: st
   }
   if (r.status >= 400) {
     const e = json?.error;
-    throw new CliError(e ? `${e.message} [${e.code}]` : `HTTP ${r.status}`);
+    throw new CliError(e ? `${e.message} [${e.code}]` : `HTTP ${r.status}`, 2, e?.code);
   }
   return json as T;
 }

@@ -2,7 +2,7 @@
 // (one use of a use-bound grant is counted). Otherwise, with --wait, it files
 // the request — reason and links from the pipeline's environment — shows
 // progress while it waits, and exits 0 once approved, 1 when denied, cancelled,
-// expired or timed out, 2 on errors.
+// expired or timed out or when the policy does not let it ask, 2 on errors.
 import type { Command } from 'commander';
 import type { RequestDto } from '../app/views.js';
 import { parseDuration } from '../domain/duration.js';
@@ -29,7 +29,7 @@ export function pipelineContext(env: NodeJS.ProcessEnv): { summary: string | und
 export function registerGateCommand(program: Command, g: () => GlobalOptions) {
   program
     .command('gate')
-    .description('deploy gate for CI: exit 0 if allowed now; with --wait, ask and wait for the approval (exit 1 denied/timed out, 2 error)')
+    .description('deploy gate for CI: exit 0 if allowed now; with --wait, ask and wait for the approval (exit 1 denied/not eligible/timed out, 2 error)')
     .requiredOption('-r, --resource <resource>', 'e.g. env:payments:production')
     .option('-a, --action <action>', 'the action', 'deploy')
     .option('--artifact <id>', 'the commit or image digest being deployed; the approval is bound to it')
@@ -78,13 +78,21 @@ export function registerGateCommand(program: Command, g: () => GlobalOptions) {
         const wait = parseDuration(o.wait);
         if (!wait.ok) throw new CliError(`--wait: ${wait.error}`);
         const reason = o.reason ?? ci.summary ?? `deploy${artifact ? ` of ${artifact}` : ''} from a pipeline`;
-        const req = await callJson<RequestDto>(c, 'POST', '/v1/requests', {
-          resources: [o.resource],
-          actions: o.withSecrets ? [o.action, 'read-secrets'] : [o.action],
-          reason,
-          ...(artifact ? { artifact } : {}),
-          ...(o.duration ? { duration: o.duration } : {}),
-        });
+        let req: RequestDto;
+        try {
+          req = await callJson<RequestDto>(c, 'POST', '/v1/requests', {
+            resources: [o.resource],
+            actions: o.withSecrets ? [o.action, 'read-secrets'] : [o.action],
+            reason,
+            ...(artifact ? { artifact } : {}),
+            ...(o.duration ? { duration: o.duration } : {}),
+          });
+        } catch (e) {
+          // The policy says no (not eligible, a block rule): a refusal like a denial, not an error.
+          if (!(e instanceof CliError) || e.apiCode !== 'permission_denied') throw e;
+          process.stderr.write(`ajar gate: refused: this identity may not ask for ${o.action} on ${o.resource}: ${e.message}\n`);
+          return 1;
+        }
         process.stderr.write(`ajar gate: filed request ${req.id} for ${o.action} on ${o.resource}${artifact ? ` (bound to ${artifact})` : ''}\n`);
         const final = await waitFor(c, req, wait.value, o.poll);
         if (final.state !== 'approved') {
