@@ -1,5 +1,6 @@
 // Plain git against Ajar's smart-HTTP gateway: real git client, real
 // `git http-backend`, Ajar's pre-receive hook deciding each ref.
+import { randomBytes } from 'node:crypto';
 import { symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,6 +171,22 @@ describe('push', () => {
       expect(await refOf('refs/heads/release/2.4')).toBeNull();
     }
     expect(c).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('a push larger than http.postBuffer (git probes with a 4-byte POST first) is decided like any other', async () => {
+    const work = await clone();
+    await git(['reset', '-q', '--hard', repo.main], { cwd: work });
+    // Incompressible, above git's 1 MiB http.postBuffer: git sends its probe, then the pack.
+    const big = await commit(work, 'big.bin', randomBytes(3 * 1024 * 1024).toString('base64'));
+    const before = (a.serverLog().match(/"path":"\/git\/payments\.git\/git-receive-pack"/g) ?? []).length;
+    const ok = await runGit(['push', 'origin', 'HEAD:refs/heads/feature/big'], { cwd: work });
+    expect(ok.code).toBe(0);
+    expect(await refOf('refs/heads/feature/big')).toBe(big);
+    expect((a.serverLog().match(/"path":"\/git\/payments\.git\/git-receive-pack"/g) ?? []).length - before).toBe(2);
+    const refused = await runGit(['push', 'origin', 'HEAD:refs/heads/locked/big'], { cwd: work });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('no active grant for push on git:payments:locked/big');
+    expect(await refOf('refs/heads/locked/big')).toBeNull();
   });
 
   it('names that only look like a granted ref are refused: MAIN, refs/tags/main, refs/heads/HEAD, release-x and releases/1', async () => {

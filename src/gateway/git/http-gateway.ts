@@ -55,13 +55,16 @@ export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
       });
       if (!access.allow || !dir) return text(res, 403, access.allow ? ['refused'] : access.lines);
 
-      const push = parsed.service === 'git-receive-pack' && !parsed.advertise;
+      // git's probe before a large push is a 4-byte body, a flush-pkt: no ref can move,
+      // so it gets no push session (and a hook, were one run, would refuse without one).
+      const probe = header(req, 'content-length') === '4' && header(req, 'content-encoding') === undefined;
+      const push = parsed.service === 'git-receive-pack' && !parsed.advertise && !probe;
       const session = push ? await openPushSession(ctx, actor, 'git', parsed.repo, 'http') : undefined;
       if (push) ctx.log.info({ user: actor, repo: parsed.repo }, 'git push started');
       const env = gitEnv({
         protocol,
         hook: session ? { url: opts.hookUrl(), session, repo: parsed.repo } : undefined,
-        hooksDir: push ? hooksDirFor(dir) : undefined,
+        hooksDir: parsed.service === 'git-receive-pack' && !parsed.advertise ? hooksDirFor(dir) : undefined,
         extra: {
           GIT_PROJECT_ROOT: dir.slice(0, dir.length - `${parsed.repo}.git`.length - 1),
           GIT_HTTP_EXPORT_ALL: '1',
