@@ -76,7 +76,9 @@ describe('workload identity', () => {
     const branch = await token({ ref: 'refs/heads/feature/x' });
     expect((await asJob(branch, ['whoami', '--json'])).stdout).toContain('"name": "payments-branches"');
     const r = await asJob(branch, ['gate', '--resource', 'env:payments:production', '--artifact', SHA, '--wait', '1m']);
-    expect(r.code).toBe(2);
+    // Refused (1), not an error (2): the policy does not let this workload ask; nothing is filed.
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('ajar gate: refused: this identity may not ask for deploy on env:payments:production');
     expect(r.stderr).toContain('no policy rule lets payments-branches request deploy on env:payments:production');
   });
 
