@@ -82,9 +82,31 @@ describe('parseConfig errors name file:line:col', () => {
 
   it('a bad duration is reported on its line, with the path and an example', () => {
     const bad = edit(example, '      default_duration: 8h\n      max_duration: 8h\n      approval: auto\n\n    # Developers', '      default_duration: 8h\n      max_duration: eight hours\n      approval: auto\n\n    # Developers');
-    expect(problems(bad)).toEqual([`ajar.yaml:${lineOf(bad, 'eight hours')}:21: policy.rules.1.max_duration: write a duration like 30m, 2h, 1h30m or 7d`]);
+    expect(problems(bad)).toEqual([`ajar.yaml:${lineOf(bad, 'eight hours')}:21: policy.rules.1.max_duration: "eight hours" is not a duration; write it like 30m, 2h, 1h30m or 7d`]);
     const ttl = edit(example, 'pending_ttl: 24h', 'pending_ttl: 1 day');
-    expect(problems(ttl)).toEqual([`ajar.yaml:${lineOf(ttl, 'pending_ttl')}:16: policy.pending_ttl: write a duration like 30m, 2h, 1h30m or 7d`]);
+    expect(problems(ttl)).toEqual([`ajar.yaml:${lineOf(ttl, 'pending_ttl')}:16: policy.pending_ttl: "1 day" is not a duration; write it like 30m, 2h, 1h30m or 7d`]);
+  });
+
+  it('a duration out of range says which way: zero, or longer than a year', () => {
+    const long = edit(example, '      max_duration: 2h\n      approval: { groups: [leads], count: 1 }', '      max_duration: 400d\n      approval: { groups: [leads], count: 1 }');
+    expect(problems(long)).toEqual([`ajar.yaml:${lineOf(long, '400d')}:21: policy.rules.0.max_duration: duration "400d" is longer than a year`]);
+    const zero = edit(example, 'pending_ttl: 24h', 'pending_ttl: 0s');
+    expect(problems(zero)).toEqual([`ajar.yaml:${lineOf(zero, 'pending_ttl')}:16: policy.pending_ttl: duration "0s" must be longer than zero`]);
+  });
+
+  it('an escalation or a reminder that could only come after the request expired is refused', () => {
+    const escalate = edit(example, 'approval: { groups: [leads], count: 1 }', 'pending_ttl: 1h\n      approval: { groups: [leads], count: 1, escalate: { after: 2h, groups: [security] } }');
+    const line = lineOf(escalate, 'escalate:');
+    const col = escalate.split('\n')[line - 1]!.indexOf('2h') + 1;
+    expect(problems(escalate)).toEqual([`ajar.yaml:${line}:${col}: a request expires after 1h (pending_ttl), before it would escalate; escalate sooner or raise pending_ttl`]);
+    const remind = edit(example, 'approval: { groups: [leads], count: 1 }', 'approval: { groups: [leads], count: 1, remind_every: 3d }');
+    expect(problems(remind)).toEqual([expect.stringContaining('a request expires after 24h (pending_ttl), before the first reminder')]);
+  });
+
+  it('a bad glob is one precise problem, not a cascade', () => {
+    const bad = edit(example, 'resources: ["git:payments:release/*"]', 'resources: ["git:payments:release/***"]');
+    expect(problems(bad)).toEqual([expect.stringContaining(`ajar.yaml:${lineOf(bad, 'release/***')}:`)]);
+    expect(problems(bad)[0]).toContain('"***" means nothing');
   });
 
   it('an unknown group named by a user is reported on that user\'s line, at the group', () => {
@@ -154,7 +176,7 @@ describe('ConfigError', () => {
       expect.arrayContaining([
         expect.stringMatching(new RegExp(`^ajar\\.yaml:${lineOf(bad, 'prot:')}:\\d+: server\\.prot: unknown key "prot"`)),
         expect.stringMatching(new RegExp(`^ajar\\.yaml:${lineOf(bad, 'pending_tll')}:\\d+: policy\\.pending_tll: unknown key "pending_tll"`)),
-        expect.stringMatching(new RegExp(`^ajar\\.yaml:${lineOf(bad, 'half an hour')}:\\d+: policy\\.rules\\.6\\.max_duration: write a duration`)),
+        expect.stringMatching(new RegExp(`^ajar\\.yaml:${lineOf(bad, 'half an hour')}:\\d+: policy\\.rules\\.6\\.max_duration: "half an hour" is not a duration`)),
       ]),
     );
   });

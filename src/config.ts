@@ -21,7 +21,11 @@ import type { Approvers, Policy, PolicyRule } from './policy/policy.js';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './notify/events.js';
 
 const NAME = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'use lower-case letters, digits, ".", "_" and "-" (at most 64)');
-const DURATION = z.string().refine((s) => parseDuration(s).ok, 'write a duration like 30m, 2h, 1h30m or 7d');
+// parseDuration's own message says what is wrong: not a duration, zero, longer than a year.
+const DURATION = z.string().superRefine((s, c) => {
+  const d = parseDuration(s);
+  if (!d.ok) c.addIssue({ code: 'custom', message: d.error });
+});
 const ENV_NAME = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name');
 const LABELS = z.record(z.string(), z.string());
 const REGEX = z.string().refine((p) => {
@@ -637,11 +641,15 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       });
     });
     const kinds = new Set(parsedResources.map((x) => x.kind));
-    r.actions.forEach((a, k) => {
+    // With no resource understood, which actions apply cannot be said: the resource errors come first.
+    if (kinds.size > 0) r.actions.forEach((a, k) => {
       if (![...kinds].some((kind) => ACTIONS[kind].includes(a))) {
         problems.push(`${here('actions', k)}: action "${a}" does not apply to ${[...kinds].join(' or ')} resources; use one of ${[...new Set([...kinds].flatMap((x) => ACTIONS[x]))].join(', ')}`);
       }
     });
+    // A request under this rule expires after this long; escalations and reminders must come before.
+    const ttlText = r.pending_ttl ?? f.policy.pending_ttl;
+    const ttl = parseDuration(ttlText);
     let approval: PolicyRule['approval'] = 'auto';
     if (r.approval !== undefined && r.approval !== 'auto') {
       const staged = 'stages' in r.approval;
@@ -686,12 +694,18 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
           });
           const after = parseDuration(e.after);
           escalate = { afterSeconds: after.ok ? after.value : 0, groups: e.groups, users: e.users };
+          if (after.ok && ttl.ok && after.value >= ttl.value) {
+            problems.push(`${where('escalate', 'after')}: a request expires after ${ttlText} (pending_ttl), before it would escalate; escalate sooner or raise pending_ttl`);
+          }
         }
         let remindEverySeconds: number | undefined;
         if (ap.remind_every) {
           const every = parseDuration(ap.remind_every);
           remindEverySeconds = every.ok ? every.value : 0;
           if (remindEverySeconds < 300) problems.push(`${where('remind_every')}: remind at most every 5m (write 5m or more)`);
+          else if (ttl.ok && remindEverySeconds >= ttl.value) {
+            problems.push(`${where('remind_every')}: a request expires after ${ttlText} (pending_ttl), before the first reminder; remind more often or raise pending_ttl`);
+          }
         }
         stages.push({
           groups: ap.groups,

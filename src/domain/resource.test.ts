@@ -59,6 +59,13 @@ describe('parseResource', () => {
     }
   });
 
+  it('refuses three or more stars in a row, which would silently mean **', () => {
+    for (const text of ['git:payments:release/***', 'git:pay***:main', 'hg:billing:****']) {
+      expect(refused(text), text).toMatch(/"\*\*\*" means nothing/);
+    }
+    expect(parseResource('git:payments:release/**').ok).toBe(true);
+  });
+
   it('refuses anything longer than 512 characters', () => {
     expect(refused(`git:${'a'.repeat(600)}`)).toMatch(/longer than 512/);
   });

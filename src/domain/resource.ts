@@ -46,6 +46,9 @@ export function parseResource(text: string): Result<Resource> {
   if (scope !== undefined && (scope === '' || !SCOPE_RE.test(scope) || scope.includes('..') || scope.endsWith('/') || scope.startsWith('/'))) {
     return invalid(`resource "${text}" has an invalid scope "${scope}"`);
   }
+  if (text.includes('***')) {
+    return invalid(`resource "${text}": "***" means nothing; write * (any characters within one /-separated part) or ** (across parts)`);
+  }
   if (kind === 'env' && scope === undefined) {
     return invalid(`resource "${text}" needs an environment, e.g. env:${name}:production`);
   }
