@@ -79,6 +79,8 @@ const ruleSchema = z.strictObject({
     service_accounts: z.array(NAME).default([]),
     /** CI jobs proven by an OIDC token (workloads.identities) */
     workloads: z.array(NAME).default([]),
+    /** whoever is on call in these rotations (policy.oncall_file) when they ask */
+    oncall: z.array(z.string()).default([]),
   }),
   /** block rules always win over allow rules */
   effect: z.enum(['allow', 'block']).default('allow'),
@@ -580,6 +582,9 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     else schedule = loaded.schedule;
   }
 
+  const checkRotation = (where: string, rot: string) => {
+    if (!schedule.has(rot)) problems.push(`${where}: unknown on-call rotation "${rot}"${f.policy.oncall_file ? ` (not in ${f.policy.oncall_file})` : '; set policy.oncall_file'}`);
+  };
   const rules: PolicyRule[] = [];
   const ruleNames = new Set<string>();
   f.policy.rules.forEach((r, i) => {
@@ -622,6 +627,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     r.who.groups.forEach((g, j) => {
       if (!groups.has(g)) problems.push(`${here('who', 'groups', j)}: unknown group "${g}"`);
     });
+    r.who.oncall.forEach((rot, j) => checkRotation(here('who', 'oncall', j), rot));
     const parsedResources: Resource[] = [];
     r.resources.forEach((text, j) => {
       const p = parseResource(text);
@@ -659,9 +665,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       list.forEach((ap, n) => {
         const where = (...p: (string | number)[]) => here(...base, ...(staged ? [n] : []), ...p);
         if (ap.groups.length === 0 && ap.users.length === 0 && ap.oncall.length === 0) problems.push(`${where()}: name approver groups, users or on-call rotations, or write approval: auto`);
-        ap.oncall.forEach((rot, j) => {
-          if (!schedule.has(rot)) problems.push(`${where('oncall', j)}: unknown on-call rotation "${rot}"${f.policy.oncall_file ? ` (not in ${f.policy.oncall_file})` : '; set policy.oncall_file'}`);
-        });
+        ap.oncall.forEach((rot, j) => checkRotation(where('oncall', j), rot));
         let when: Approvers['when'] = null;
         if (ap.when) {
           const test = compileCondition(ap.when);

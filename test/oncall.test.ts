@@ -30,6 +30,12 @@ policy:
         stages:
           - { groups: [leads, security], count: 2, distinct: team }
           - { oncall: [payments-lead], count: 1, when: "time.weekday > 5 || time.hour < 9 || time.hour >= 18" }
+    - name: oncall-emergency
+      who: { oncall: [payments-lead] }
+      resources: ["env:payments:production"]
+      actions: [deploy]
+      max_duration: 1h
+      break_glass: true
 `;
 const schedule = (who: string) => `
 rotations:
@@ -92,6 +98,23 @@ describe('on-call approvals', () => {
     const { parseConfig } = await import('../src/config.js');
     const c = parseConfig(config.replace('  rules:', '  automatic:\n    - { name: x, decision: approve, when: "\'olga\' in oncall[\'payments-lead\']" }\n  rules:'), ajar.configFile);
     expect(c.policy.automatic[0]!.name).toBe('x');
-    expect(() => parseConfig(config.replace('oncall: [payments-lead]', 'oncall: [nope]'), ajar.configFile)).toThrow(/unknown on-call rotation "nope"/);
+    expect(() => parseConfig(config.replace('oncall: [payments-lead], count', 'oncall: [nope], count'), ajar.configFile)).toThrow(/unknown on-call rotation "nope"/);
+    expect(() => parseConfig(config.replace('who: { oncall: [payments-lead] }', 'who: { oncall: [nope] }'), ajar.configFile)).toThrow(/unknown on-call rotation "nope"/);
+  });
+
+  it('break-glass for whoever is on call when they ask: the on-call lead gets it at once, the others nothing', async () => {
+    // pia is on call since the schedule was reloaded above.
+    const ask = (as: string) => ajar.cli(['request', '-r', 'env:payments:production', '-a', 'deploy', '--break-glass', '--reason', 'INC-9 outage', '--json'], { as });
+    const pia = await ask('pia');
+    expect(pia.code).toBe(0);
+    const granted = JSON.parse(pia.stdout);
+    expect(granted.state).toBe('approved');
+    expect((await ajar.json(['grants', granted.grantId], { as: 'pia' })).breakGlass).toBe(true);
+    const olga = await ask('olga');
+    expect(olga.code).not.toBe(0);
+    expect(olga.stderr).toContain('no break-glass policy rule lets olga request deploy on env:payments:production');
+    // After her shift pia is refused too.
+    ajar.setClock('2026-11-30T01:00:00Z');
+    expect((await ask('pia')).stderr).toContain('no break-glass policy rule lets pia');
   });
 });

@@ -15,7 +15,7 @@ import { evaluateRequest } from '../policy/policy.js';
 import type { DB } from '../store/schema.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, activeIdentity, inTransaction, sha256 } from './context.js';
-import { createRequest, jsonList } from './requests.js';
+import { createRequest, jsonList, onCallNow } from './requests.js';
 import { grantView } from './views.js';
 
 export type RepoKind = 'git' | 'hg';
@@ -266,7 +266,7 @@ export async function fileOnDeny(ctx: AppContext, who: Identity, missing: { acti
   const byAction = new Map<string, Resource[]>();
   for (const m of dedupe(missing)) byAction.set(m.action, [...(byAction.get(m.action) ?? []), m.resource]);
   for (const [action, resources] of byAction) {
-    const ev = evaluateRequest(ctx.config.policy, who, resources, [action]);
+    const ev = evaluateRequest(ctx.config.policy, who, resources, [action], { onCall: onCallNow(ctx) });
     if (!ev.eligible) continue;
     const rules = ctx.config.policy.rules.filter((r) => ev.plan.rules.includes(r.name));
     if (!rules.every((r) => r.requestOnDeny)) continue;

@@ -8,7 +8,7 @@ import { effectiveRequestState, type RequestState } from '../domain/grant.js';
 import { canonicalResource, isPattern, parseResource, type Resource, resourceCovers, validateAction } from '../domain/resource.js';
 import type { ConditionVars } from '../policy/conditions.js';
 import { decideAtFiling, type FiledRequest, filingVars } from '../policy/filing.js';
-import { onCallAt } from '../policy/oncall.js';
+import { onCallLookup } from '../policy/oncall.js';
 import {
   type ApprovalStage,
   approvalProgress,
@@ -112,7 +112,7 @@ export async function createRequest(
   }
   const resources = resolveResources(ctx, input.resources, input.actions);
   const actions = [...new Set(input.actions)];
-  const ev = evaluateRequest(ctx.config.policy, actor, resources, actions, { breakGlass: input.breakGlass === true });
+  const ev = evaluateRequest(ctx.config.policy, actor, resources, actions, { breakGlass: input.breakGlass === true, onCall: onCallNow(ctx) });
   if (!ev.eligible) throw new AppError('permission_denied', ev.reason);
   let plan = ev.plan;
   const duration = durationSeconds(input.duration, plan);
@@ -217,8 +217,7 @@ export function requestVars(ctx: AppContext, r: FiledRequest, at: Date): Conditi
 
 /** Who is on call in a rotation now, on the server's clock. */
 export function onCallNow(ctx: AppContext): OnCall {
-  const now = onCallAt(ctx.config.policy.oncall, ctx.clock.now());
-  return (rotation) => now[rotation] ?? [];
+  return onCallLookup(ctx.config.policy.oncall, ctx.clock.now());
 }
 
 async function lockRequest(tx: Transaction<DB>, id: string): Promise<RequestRow> {

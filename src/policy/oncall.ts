@@ -61,3 +61,9 @@ export function onCallAt(schedule: Schedule, at: Date): Record<string, string[]>
   }
   return out;
 }
+
+/** Who is on call in a rotation at `at`, as a lookup. */
+export function onCallLookup(schedule: Schedule, at: Date): (rotation: string) => string[] {
+  const now = onCallAt(schedule, at);
+  return (rotation) => now[rotation] ?? [];
+}

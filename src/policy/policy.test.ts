@@ -180,6 +180,17 @@ describe('evaluateRequest: who a rule names', () => {
     expect(ask(p(who3([], [], ['other'])), who('deployer', [], 'service_account'))).toBe(false);
   });
 
+  it('who.oncall names whoever is on call in the rotation when they ask, and nobody when the schedule cannot be read', () => {
+    const pol = p({ ...who3([], [], []), oncall: ['payments'] });
+    const onCall = (rotation: string) => (rotation === 'payments' ? ['olga'] : []);
+    const e = (id: Identity, o?: (r: string) => string[]) => evaluateRequest(pol, id, [res('git:payments:feature/x')], ['push'], { onCall: o }).eligible;
+    expect(e(who('olga', []), onCall)).toBe(true);
+    expect(e(who('pia', []), onCall)).toBe(false);
+    expect(e(who('olga', []))).toBe(false);
+    // A service account or workload of the same name is never "on call".
+    expect(e(who('olga', [], 'service_account'), onCall)).toBe(false);
+  });
+
   it('a rule for another action, another kind or a narrower resource does not make a request eligible', () => {
     const pol = p(who3(['alice'], [], []));
     const e = evaluateRequest(pol, who('alice', []), [res('git:payments:feature/x')], ['force-push']);

@@ -31,7 +31,7 @@ export interface Escalation {
 export interface PolicyRule {
   name: string;
   description?: string | undefined;
-  who: { users: string[]; groups: string[]; service_accounts: string[]; workloads?: string[] | undefined };
+  who: { users: string[]; groups: string[]; service_accounts: string[]; workloads?: string[] | undefined; oncall?: string[] | undefined };
   /** block rules refuse whatever they cover, whatever allows it */
   effect: 'allow' | 'block';
   resources: Resource[];
@@ -115,10 +115,15 @@ export interface Plan {
 
 export type Evaluation = { eligible: true; plan: Plan } | { eligible: false; reason: string };
 
-export function subjectMatches(rule: PolicyRule, who: Identity): boolean {
-  if (who.kind === 'service_account') return rule.who.service_accounts.includes(who.name) || rule.who.groups.some((g) => who.groups.includes(g));
-  if (who.kind === 'workload') return (rule.who.workloads ?? []).includes(who.name) || rule.who.groups.some((g) => who.groups.includes(g));
-  return rule.who.users.includes(who.name) || rule.who.groups.some((g) => who.groups.includes(g));
+/**
+ * Does the rule name this subject? `who.oncall` names whoever is on call in a
+ * rotation when they ask; without a schedule to read (no `onCall`) nobody is.
+ */
+export function subjectMatches(rule: PolicyRule, who: Identity, onCall?: OnCall): boolean {
+  if (rule.who.groups.some((g) => who.groups.includes(g))) return true;
+  if (who.kind === 'service_account') return rule.who.service_accounts.includes(who.name);
+  if (who.kind === 'workload') return (rule.who.workloads ?? []).includes(who.name);
+  return rule.who.users.includes(who.name) || (!!onCall && (rule.who.oncall ?? []).some((r) => onCall(r).includes(who.name)));
 }
 
 /**
@@ -126,19 +131,20 @@ export function subjectMatches(rule: PolicyRule, who: Identity): boolean {
  * a rule; the plan is the strictest of the rules used: the shortest maximum,
  * auto-approval only if every rule auto-approves, and every rule's approvers.
  */
-export function evaluateRequest(policy: Policy, who: Identity, resources: Resource[], actions: string[], opts: { breakGlass?: boolean } = {}): Evaluation {
+export function evaluateRequest(policy: Policy, who: Identity, resources: Resource[], actions: string[], opts: { breakGlass?: boolean; onCall?: OnCall | undefined } = {}): Evaluation {
   const breakGlass = opts.breakGlass === true;
+  const named = (r: PolicyRule) => subjectMatches(r, who, opts.onCall);
   const used = new Map<string, PolicyRule>();
   for (const resource of resources) {
     for (const action of actions) {
       // Block rules win: one that could touch the requested resource refuses it.
       const block = policy.rules.find(
-        (r) => r.effect === 'block' && r.actions.includes(action) && subjectMatches(r, who) && r.resources.some((p) => resourceOverlaps(p, resource)),
+        (r) => r.effect === 'block' && r.actions.includes(action) && named(r) && r.resources.some((p) => resourceOverlaps(p, resource)),
       );
       if (block) return { eligible: false, reason: `rule ${block.name} blocks ${who.name} from ${action} on ${canonicalResource(resource)}` };
       const rule = policy.rules.find(
         (r) =>
-          r.effect === 'allow' && r.breakGlass === breakGlass && r.actions.includes(action) && subjectMatches(r, who) && r.resources.some((p) => resourceCovers(p, resource)),
+          r.effect === 'allow' && r.breakGlass === breakGlass && r.actions.includes(action) && named(r) && r.resources.some((p) => resourceCovers(p, resource)),
       );
       if (!rule) {
         return { eligible: false, reason: `no ${breakGlass ? 'break-glass ' : ''}policy rule lets ${who.name} request ${action} on ${canonicalResource(resource)}` };

@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import { formatDuration } from '../domain/duration.js';
 import { parseResource, type Resource } from '../domain/resource.js';
 import { decideAtFiling, filingVars } from './filing.js';
+import { onCallLookup } from './oncall.js';
 import { type ApprovalStage, describeStage, evaluateRequest, fieldsProblem, type Plan, ticketProblem } from './policy.js';
 
 export interface RecordedRequest {
@@ -94,7 +95,7 @@ export function simulate(next: Config, recorded: RecordedRequest[]): Simulation 
     const who = next.identities.get(r.requester);
     const resources = r.resources.map((t) => parseResource(t)).filter((p): p is { ok: true; value: Resource } => p.ok).map((p) => p.value);
     const ev = who && !who.disabled
-      ? evaluateRequest(next.policy, who, resources, r.actions, { breakGlass: was.breakGlass === true })
+      ? evaluateRequest(next.policy, who, resources, r.actions, { breakGlass: was.breakGlass === true, onCall: onCallLookup(next.policy.oncall, new Date(r.createdAt)) })
       : { eligible: false as const, reason: `${r.requester} is ${who ? 'disabled' : 'not'} in the new config` };
     // Fields the new policy no longer asks for would simply not be given.
     const fields = ev.eligible ? Object.fromEntries(Object.entries(r.fields).filter(([k]) => (ev.plan.prompts ?? []).some((p) => p.name === k))) : {};
