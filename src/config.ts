@@ -3,7 +3,6 @@
 // starts on a bad file.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './domain/duration.js';
 import { globMatch } from './domain/glob.js';
@@ -15,10 +14,12 @@ import {
   validateAction,
 } from './domain/resource.js';
 import { type AutomaticRule, compileCondition, isTimeZone } from './policy/conditions.js';
+import { chainProblems, type LoadContext, loadApproval } from './policy/load-approval.js';
 import { loadSchedule, type Schedule } from './policy/oncall.js';
 import { isPolicyDocument, type ReadFile, readText } from './policy/policy-file.js';
-import type { Approvers, Policy, PolicyRule } from './policy/policy.js';
+import type { Policy, PolicyRule } from './policy/policy.js';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './notify/events.js';
+import { type LocatedYaml, parseYamlFile as parseLocated, YamlError, zodProblems } from './located-yaml.js';
 
 const NAME = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'use lower-case letters, digits, ".", "_" and "-" (at most 64)');
 // parseDuration's own message says what is wrong: not a duration, zero, longer than a year.
@@ -48,18 +49,21 @@ const identitySchema = z.strictObject({
   description: z.string().optional(),
 });
 
+/** an escalation tier: no decision within `after` of the stage starting, these approvers may decide too */
+const ESCALATION = z.strictObject({ after: DURATION, groups: z.array(NAME).default([]), users: z.array(NAME).default([]) });
+
 const stageSchema = z.strictObject({
   groups: z.array(NAME).default([]),
   users: z.array(NAME).default([]),
   count: z.number().int().min(1).max(20).default(1),
-  /** the approvers of this stage must differ in this attribute, e.g. team */
+  /** the approvers of this stage must differ in this attribute (e.g. team), or with `group` each come from a different group or user named */
   distinct: z.string().min(1).optional(),
   /** whoever is on call in these rotations (policy.oncall_file) may approve */
   oncall: z.array(z.string()).default([]),
   /** the stage applies only when this CEL condition holds when the request is filed */
   when: z.string().min(1).max(4000).optional(),
-  /** no decision within `after` of the stage starting: these approvers may decide too */
-  escalate: z.strictObject({ after: DURATION, groups: z.array(NAME).default([]), users: z.array(NAME).default([]) }).optional(),
+  /** no decision within `after` of the stage starting: these approvers may decide too; a list for tiers one after another */
+  escalate: z.union([ESCALATION, z.array(ESCALATION).min(1).max(5)]).optional(),
   /** while the stage is undecided, remind its approvers this often (notifications) */
   remind_every: DURATION.optional(),
 });
@@ -419,49 +423,16 @@ export function parseConfig(text: string, file = 'config', opts: ParseOptions = 
   };
   const raw = policy && isRecord(main.raw) ? { ...main.raw, policy: policy.raw } : main.raw;
   const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
-        const { doc, path } = locate(i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)));
-        if (i.code === 'unrecognized_keys') {
-          // Point at the misspelt key itself, not at the map holding it.
-          return i.keys
-            .map((k) => `${doc.atKey(path, k)}: ${[...path, k].join('.')}: unknown key "${k}" (remove it or fix its spelling)`)
-            .join('\n  ');
-        }
-        const message = /received undefined$/.test(i.message) ? 'is required' : i.message;
-        return `${doc.at(path)}: ${path.join('.') || '(top level)'}: ${message}`;
-      }),
-    );
-  }
+  if (!parsed.success) throw new ConfigError(zodProblems(main, parsed.error, locate));
   return { ...build(parsed.data, file, at, { policyFile: policy?.file, read }), source: text };
 }
 
-/** A parsed YAML file that can tell where a path in it is (file:line:col). */
-interface LocatedYaml {
-  file: string;
-  raw: unknown;
-  at(path: (string | number)[]): string;
-  atKey(path: (string | number)[], key: string): string;
-}
-
 function parseYamlFile(text: string, file: string): LocatedYaml {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const where = (offset: number | undefined) => {
-    if (offset === undefined) return `${file}`;
-    const p = lc.linePos(offset);
-    return `${file}:${p.line}:${p.col}`;
-  };
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${where(e.pos[0])}: ${e.message.split('\n')[0]}`));
+  try {
+    return parseLocated(text, file);
+  } catch (e) {
+    throw e instanceof YamlError ? new ConfigError(e.problems) : e;
   }
-  return {
-    file,
-    raw: doc.toJS() ?? {},
-    at: (path) => where(nodeOffset(doc, path)),
-    atKey: (path, key) => where(keyOffset(doc, path, key) ?? nodeOffset(doc, [...path, key])),
-  };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -481,23 +452,6 @@ function policyFileOf(config: LocatedYaml, read: ReadFile): LocatedYaml | undefi
     throw new ConfigError([`${config.at(['policy_file'])}: policy_file: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); the path is relative to ${config.file}`]);
   }
   return parseYamlFile(text, path);
-}
-
-/** Offset of the key `key` in the map at `path`. */
-function keyOffset(doc: Document, path: (string | number)[], key: string): number | undefined {
-  const map = path.length === 0 ? doc.contents : doc.getIn(path, true);
-  if (!isMap(map)) return undefined;
-  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
-  return pair && isScalar(pair.key) ? pair.key.range?.[0] : undefined;
-}
-
-/** Offset of the node at `path`, or of its closest existing parent. */
-function nodeOffset(doc: Document, path: (string | number)[]): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && (isScalar(node) || isMap(node) || isSeq(node)) && node.range) return node.range[0];
-  }
-  return undefined;
 }
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -656,74 +610,17 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     // A request under this rule expires after this long; escalations and reminders must come before.
     const ttlText = r.pending_ttl ?? f.policy.pending_ttl;
     const ttl = parseDuration(ttlText);
-    let approval: PolicyRule['approval'] = 'auto';
-    if (r.approval !== undefined && r.approval !== 'auto') {
-      const staged = 'stages' in r.approval;
-      const list = 'stages' in r.approval ? r.approval.stages : [r.approval];
-      const base = staged ? ['approval', 'stages'] : ['approval'];
-      const stages: Approvers[] = [];
-      list.forEach((ap, n) => {
-        const where = (...p: (string | number)[]) => here(...base, ...(staged ? [n] : []), ...p);
-        if (ap.groups.length === 0 && ap.users.length === 0 && ap.oncall.length === 0) problems.push(`${where()}: name approver groups, users or on-call rotations, or write approval: auto`);
-        ap.oncall.forEach((rot, j) => checkRotation(where('oncall', j), rot));
-        let when: Approvers['when'] = null;
-        if (ap.when) {
-          const test = compileCondition(ap.when);
-          if (typeof test === 'string') problems.push(`${where('when')}: the condition does not type-check: ${test}`);
-          else when = { expr: ap.when, test };
-        }
-        ap.groups.forEach((g, j) => {
-          if (!groups.has(g)) problems.push(`${where('groups', j)}: unknown group "${g}"`);
-        });
-        ap.users.forEach((u, j) => {
-          if (!identities.has(u)) problems.push(`${where('users', j)}: unknown user "${u}"`);
-        });
-        const eligible = [...identities.values()].filter((id) => ap.users.includes(id.name) || id.groups.some((g) => ap.groups.includes(g)));
-        const distinctValues = ap.distinct ? new Set(eligible.map((x) => x.attributes[ap.distinct!]).filter((v) => v !== undefined)).size : eligible.length;
-        // On-call approvers change with the schedule; count such a stage as satisfiable.
-        if (ap.oncall.length === 0 && (eligible.length < ap.count || distinctValues < ap.count)) {
-          problems.push(
-            `${where('count')}: needs ${ap.count} approvers${ap.distinct ? ` with distinct ${ap.distinct}` : ''} but only ${ap.distinct ? distinctValues : eligible.length} can approve (${eligible.map((x) => x.name).join(', ') || 'none'}); this chain can never be satisfied`,
-          );
-        }
-        let escalate: Approvers['escalate'];
-        if (ap.escalate) {
-          const e = ap.escalate;
-          if (e.groups.length === 0 && e.users.length === 0) problems.push(`${where('escalate')}: name the groups or users to escalate to`);
-          e.groups.forEach((g, j) => {
-            if (!groups.has(g)) problems.push(`${where('escalate', 'groups', j)}: unknown group "${g}"`);
-          });
-          e.users.forEach((u, j) => {
-            if (!identities.has(u)) problems.push(`${where('escalate', 'users', j)}: unknown user "${u}"`);
-          });
-          const after = parseDuration(e.after);
-          escalate = { afterSeconds: after.ok ? after.value : 0, groups: e.groups, users: e.users };
-          if (after.ok && ttl.ok && after.value >= ttl.value) {
-            problems.push(`${where('escalate', 'after')}: a request expires after ${ttlText} (pending_ttl), before it would escalate; escalate sooner or raise pending_ttl`);
-          }
-        }
-        let remindEverySeconds: number | undefined;
-        if (ap.remind_every) {
-          const every = parseDuration(ap.remind_every);
-          remindEverySeconds = every.ok ? every.value : 0;
-          if (remindEverySeconds < 300) problems.push(`${where('remind_every')}: remind at most every 5m (write 5m or more)`);
-          else if (ttl.ok && remindEverySeconds >= ttl.value) {
-            problems.push(`${where('remind_every')}: a request expires after ${ttlText} (pending_ttl), before the first reminder; remind more often or raise pending_ttl`);
-          }
-        }
-        stages.push({
-          groups: ap.groups,
-          users: ap.users,
-          count: ap.count,
-          distinct: ap.distinct ?? null,
-          ...(ap.oncall.length ? { oncall: ap.oncall } : {}),
-          ...(escalate ? { escalate } : {}),
-          ...(remindEverySeconds ? { remindEverySeconds } : {}),
-          when,
-        });
-      });
-      approval = { stages };
-    }
+    const before = problems.length;
+    const approvalContext: LoadContext = {
+      where: (...p) => here('approval', ...p),
+      problem: (text) => problems.push(text),
+      groups,
+      identities,
+      checkRotation,
+      rotations: new Set(schedule.keys()),
+      ttl: { text: ttlText, seconds: ttl.ok ? ttl.value : undefined },
+    };
+    const approval = loadApproval(r.approval, approvalContext);
     rules.push({
       name: r.name,
       description: r.description,
@@ -746,6 +643,8 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
         maxTotalSeconds: r.extensions?.max_total_duration ? (parseDuration(r.extensions.max_total_duration) as { ok: true; value: number }).value : null,
       },
     });
+    // Nobody approves twice or their own request: checked over the whole chain, once each stage is sound.
+    if (problems.length === before) chainProblems(rules.at(-1)!, r.who, approvalContext, (rots) => rots.flatMap((x) => (schedule.get(x) ?? []).map((sh) => sh.user)));
   });
 
   if (!isTimeZone(f.policy.timezone)) problems.push(`${at(['policy', 'timezone'])}: unknown time zone "${f.policy.timezone}"; use an IANA name like Europe/Berlin`);
@@ -753,7 +652,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
   f.policy.automatic.forEach((a, i) => {
     if (ruleNames.has(a.name)) problems.push(`${at(['policy', 'automatic', i, 'name'])}: rule name "${a.name}" is used twice`);
     ruleNames.add(a.name);
-    const test = compileCondition(a.when);
+    const test = compileCondition(a.when, { rotations: new Set(schedule.keys()) });
     if (typeof test === 'string') problems.push(`${at(['policy', 'automatic', i, 'when'])}: the condition does not type-check: ${test}`);
     else automatic.push({ name: a.name, decision: a.decision, when: a.when, reason: a.reason ?? null, test });
   });

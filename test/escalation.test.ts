@@ -30,7 +30,7 @@ describe('escalation', () => {
     const early = await ajar.cli(['approve', r.id], { as: 'carol' });
     expect(early.code).toBe(2);
     expect(early.stderr).toContain('not an approver');
-    expect(early.stderr).toContain('after 120m also group security');
+    expect(early.stderr).toContain('after 2h also group security');
     expect((await ajar.json(['requests', '--review'], { as: 'carol' })).map((x: any) => x.id)).not.toContain(r.id);
 
     await ajar.stop();

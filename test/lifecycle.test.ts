@@ -65,7 +65,9 @@ describe('request, approve, decide', () => {
 
   it('an admin who is also an approver still cannot approve their own request', async () => {
     const boss = await startAjar({
-      config: (await import('node:fs')).readFileSync((await import('./support/ajar.js')).EXAMPLE_CONFIG, 'utf8').replace('admins:\n  groups: [security]', 'admins:\n  groups: [security, leads]').replace('who: { groups: [eng] }\n      resources: ["git:payments:release/*"]', 'who: { groups: [eng, leads] }\n      resources: ["git:payments:release/*"]'),
+      config: (await import('node:fs')).readFileSync((await import('./support/ajar.js')).EXAMPLE_CONFIG, 'utf8').replace('admins:\n  groups: [security]', 'admins:\n  groups: [security, leads]').replace('who: { groups: [eng] }\n      resources: ["git:payments:release/*"]', 'who: { groups: [eng, leads] }\n      resources: ["git:payments:release/*"]')
+        // a second lead: with bob alone, his own requests could never be approved, which the config refuses
+        .replace('  bob: { groups: [leads]', '  lena: { groups: [leads] }\n  bob: { groups: [leads]'),
     });
     try {
       const req = await boss.json(['request', '-r', 'git:payments:release/9', '-a', 'push', '--reason', 'mine'], { as: 'bob' });

@@ -44,7 +44,8 @@ describe('automatic decisions', () => {
     const d = await deploy();
     expect(d).toMatchObject({ state: 'denied', decidedBy: 'policy:no-deploys-after-hours', decisionReason: 'production deploys only Mon-Fri 09-18 Berlin time', grantId: null });
     const e = await ajar.cli(['policy', 'explain', '--as', 'deployer', '-a', 'deploy', '-r', 'env:payments:production']);
-    expect(e.stdout).toContain('would be DENIED now by automatic rule no-deploys-after-hours');
+    expect(e.stdout).toContain('would be DENIED by automatic rule no-deploys-after-hours');
+    expect(e.code).toBe(1); // explain exits 1 when filing would be refused
     const events = await ajar.json(['audit', '--type', 'request.denied']);
     expect(events.at(-1)).toMatchObject({ actor: 'policy:no-deploys-after-hours', requestId: d.id });
   });

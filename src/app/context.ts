@@ -59,3 +59,9 @@ export async function activeIdentity(ctx: AppContext, db: Kysely<DB> | Transacti
   if (st?.disabled_at) return undefined;
   return id;
 }
+
+/** Every identity not disabled (in the config or with `ajar user disable`), read in one query. */
+export async function activeIdentities(ctx: AppContext, db: Kysely<DB> | Transaction<DB>): Promise<Identity[]> {
+  const off = new Set((await db.selectFrom('identity_state').select('name').where('disabled_at', 'is not', null).execute()).map((r) => r.name));
+  return [...ctx.config.identities.values()].filter((i) => !i.disabled && !off.has(i.name));
+}

@@ -12,7 +12,7 @@ import { type Actor, type AppContext, activeIdentity, inTransaction, requireAdmi
 import { createRequest, jsonList } from './requests.js';
 import { type GrantDto, type GrantRow, grantDto, grantView } from './views.js';
 
-const OPEN: GrantState[] = ['scheduled', 'active'];
+export const OPEN: GrantState[] = ['scheduled', 'active'];
 
 export interface GrantFilter {
   subject?: string | undefined;
@@ -58,7 +58,7 @@ export async function getGrant(ctx: AppContext, actor: Actor, id: string): Promi
 }
 
 /** End open grants now. Rows must already be locked by the caller's transaction. */
-async function endGrants(tx: Transaction<DB>, rows: GrantRow[], state: 'revoked' | 'released', by: string, reason: string, now: Date): Promise<AuditInput[]> {
+export async function endGrants(tx: Transaction<DB>, rows: GrantRow[], state: 'revoked' | 'released', by: string, reason: string, now: Date): Promise<AuditInput[]> {
   const events: AuditInput[] = [];
   for (const g of rows) {
     const current = effectiveGrantState(grantView(g), now);
@@ -202,7 +202,7 @@ export async function check(ctx: AppContext, actor: Actor, input: CheckInput): P
       grantId: decision.allow ? decision.grantId : null,
       outcome: decision.allow ? 'allow' : 'deny',
       reason: decision.allow ? null : decision.reason,
-      ...(input.artifact ? { details: { artifact: input.artifact } } : {}),
+      details: { ...(input.artifact ? { artifact: input.artifact } : {}), policyVersion: ctx.policyVersion },
     });
     await appendAudit(tx, now, events);
     return { ...decision, subject: input.subject, action: input.action, resource, at: now.toISOString() };

@@ -1,44 +1,49 @@
 // Policy questions answered without filing anything.
-import { type Config, ConfigError, type Identity, parseConfig } from '../config.js';
+import { type Config, ConfigError, parseConfig } from '../config.js';
 import { parseDuration } from '../domain/duration.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
-import { type Explanation, explainRequest } from '../policy/explain.js';
+import { explainFiling, type FilingExplanation } from '../policy/explain.js';
 import { isPolicyText, readFrom } from '../policy/policy-file.js';
 import { type RecordedRequest, type Simulation, simulate } from '../policy/simulate.js';
-import { type Actor, type AppContext, activeIdentity, requireAdmin } from './context.js';
-import { jsonList, onCallNow, planOf, requestVars, resolveResources } from './requests.js';
+import { type Actor, type AppContext, activeIdentities, requireAdmin } from './context.js';
+import { jsonList, planOf, resolveResources } from './requests.js';
 import { json } from './views.js';
-import { automaticDecision } from '../policy/conditions.js';
-import { applyStageConditions } from '../policy/policy.js';
 
-export async function explain(ctx: AppContext, actor: Actor, input: { as?: string | undefined; resources: string[]; actions: string[] }): Promise<Omit<Explanation, 'planStages'> & { policyVersion: string }> {
+export interface ExplainInput {
+  as?: string | undefined;
+  resources: string[];
+  actions: string[];
+  breakGlass?: boolean | undefined;
+  duration?: string | undefined;
+  ticket?: string | undefined;
+  reason?: string | undefined;
+  fields?: Record<string, string> | undefined;
+  /** answer as of this time (ISO 8601): time conditions and on-call see it; default now */
+  at?: string | undefined;
+}
+
+export async function explain(ctx: AppContext, actor: Actor, input: ExplainInput): Promise<FilingExplanation & { policyVersion: string }> {
   const name = input.as ?? actor.name;
   if (name !== actor.name && !actor.admin) throw new AppError('permission_denied', 'you may explain your own access; explaining for others needs an admin');
   if (actor.via === 'local' && !input.as) throw badInput('as: name the user or service account to explain for', { field: 'as' });
   const who = ctx.config.identities.get(name);
   if (!who) throw notFound(`user ${name}`);
   const resources = resolveResources(ctx, input.resources, input.actions);
-  const candidates: Identity[] = [];
-  for (const i of ctx.config.identities.values()) {
-    if (await activeIdentity(ctx, ctx.db, i.name)) candidates.push(i);
+  let durationSeconds: number | undefined;
+  if (input.duration !== undefined) {
+    const d = parseDuration(input.duration);
+    if (!d.ok) throw badInput(`duration: ${d.error}`, { field: 'duration' });
+    durationSeconds = d.value;
   }
-  const actions = [...new Set(input.actions)];
-  const onCall = onCallNow(ctx);
-  const e = explainRequest(ctx.config.policy, who, resources, actions, candidates, { onCall });
-  if (e.eligible) {
-    // As the rules would apply now, to a request of the default duration.
-    const vars = requestVars(ctx, { who, resources, actions, durationSeconds: e.defaultDurationSeconds!, reason: '' }, ctx.clock.now());
-    const kept = new Set(applyStageConditions(ctx.config.policy, e.planStages, vars).map((s) => `${s.rule}#${s.ruleStage}`));
-    e.stages = e.stages.filter((_s, i) => kept.has(`${e.planStages[i]!.rule}#${e.planStages[i]!.ruleStage}`));
-    const auto = automaticDecision(ctx.config.policy.automatic, vars);
-    if (auto) e.automatic = auto;
-    if (auto?.decision === 'approve' || e.stages.length === 0) {
-      e.autoApproved = true;
-      e.stages = [];
-    }
-  }
-  const { planStages: _p, ...out } = e;
-  return { ...out, policyVersion: ctx.policyVersion };
+  const at = input.at === undefined ? ctx.clock.now() : new Date(input.at);
+  if (Number.isNaN(at.getTime())) throw badInput('at: not a time; use ISO 8601, e.g. 2026-12-01T20:00:00Z', { field: 'at' });
+  const candidates = await activeIdentities(ctx, ctx.db);
+  const e = explainFiling(
+    ctx.config,
+    { who, resources, actions: [...new Set(input.actions)], at, breakGlass: input.breakGlass, durationSeconds, ticket: input.ticket, reason: input.reason, fields: input.fields },
+    candidates,
+  );
+  return { ...e, policyVersion: ctx.policyVersion };
 }
 
 const MAX_REPLAY = 50_000;

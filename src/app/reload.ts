@@ -5,6 +5,7 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError, loadConfigFile } from '../config.js';
 import { notifyEnvProblems } from '../notify/env.js';
 import { appendAudit } from './audit-log.js';
+import { enforceBlockRules } from './block-rules.js';
 import { type AppContext, inTransaction, policyVersion } from './context.js';
 
 export async function reloadConfig(ctx: AppContext, file: string): Promise<{ changed: boolean; version: string; problems?: string[] }> {
@@ -35,6 +36,8 @@ export async function reloadConfig(ctx: AppContext, file: string): Promise<{ cha
     appendAudit(tx, now, [{ type: 'config.reloaded', actor: 'ajar', details: { file, policyFile: next.policyFile ?? null, policyVersionBefore: before, policyVersion: version } }]),
   ).catch((e) => ctx.log.error({ err: String(e) }, 'could not audit the config reload'));
   ctx.log.info({ file, policyFile: next.policyFile, policyVersion: version, before }, 'config reloaded');
+  // A new block rule ends the grants it covers now; the sweep retries if this fails.
+  await enforceBlockRules(ctx).catch((e) => ctx.log.error({ err: String(e) }, 'could not revoke the grants a block rule covers; the sweep retries'));
   return { changed: true, version };
 }
 

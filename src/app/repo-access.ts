@@ -96,7 +96,7 @@ export async function authorizeRepo(
           grantId,
           outcome: allow ? 'allow' : 'deny',
           reason: allow ? null : input.write ? 'no active grant to change anything in the repository' : 'no active read grant',
-          details: { transport: input.transport, ...input.details },
+          details: { transport: input.transport, ...input.details, policyVersion: ctx.policyVersion },
         },
       ]);
     }
@@ -237,7 +237,7 @@ export async function decideChanges(
       grantId: allow ? (decided[0]?.grantId ?? null) : null,
       outcome: allow ? 'allow' : 'deny',
       reason: allow ? null : (problems[0] ?? decided.find((c) => c.reason)?.reason ?? 'refused'),
-      details: { transport, [input.recordKey]: decided.map((c) => ({ ...c.record, action: c.action, grantId: c.grantId })) },
+      details: { transport, [input.recordKey]: decided.map((c) => ({ ...c.record, action: c.action, grantId: c.grantId })), policyVersion: ctx.policyVersion },
     });
     await appendAudit(tx, now, events);
     return { allow, lines, missing: known ? missing : [], who };

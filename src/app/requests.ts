@@ -7,6 +7,7 @@ import { AppError, badInput, notFound } from '../domain/errors.js';
 import { effectiveRequestState, type RequestState } from '../domain/grant.js';
 import { canonicalResource, isPattern, parseResource, type Resource, resourceCovers, validateAction } from '../domain/resource.js';
 import type { ConditionVars } from '../policy/conditions.js';
+import { chainProblem } from '../policy/chain.js';
 import { decideAtFiling, type FiledRequest, filingVars } from '../policy/filing.js';
 import { onCallLookup } from '../policy/oncall.js';
 import {
@@ -25,11 +26,12 @@ import {
   nextReminder,
   fieldsProblem,
   stageFor,
+  storedPlan,
   ticketProblem,
 } from '../policy/policy.js';
 import type { DB } from '../store/schema.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
-import { type Actor, type AppContext, inTransaction, newId } from './context.js';
+import { type Actor, type AppContext, activeIdentities, activeIdentity, inTransaction, newId } from './context.js';
 import { verifyTicket } from '../notify/jira.js';
 import { type RequestDto, type RequestRow, requestDto } from './views.js';
 
@@ -126,6 +128,11 @@ export async function createRequest(
   // Automatic rules and conditional stages (e.g. "outside work hours, also the on-call lead") are decided now, once.
   plan = decideAtFiling(ctx.config.policy, plan, requestVars(ctx, { who: actor, resources, actions, durationSeconds: duration, ticket: input.ticket, reason: input.reason, fields }, now));
   const automatic = plan.automatic;
+  if (!plan.auto && automatic?.decision !== 'deny') {
+    // A request nobody could ever approve is refused now rather than left to expire.
+    const problem = chainProblem(plan.stages, await activeIdentities(ctx, ctx.db), actor.name);
+    if (problem) throw new AppError('failed_precondition', `nobody could approve this request: ${problem}; ask an Ajar admin to fix the policy (ajar policy explain shows the chain)`);
+  }
   let startAt: Date | null = null;
   if (input.startAt !== undefined) {
     startAt = new Date(input.startAt);
@@ -183,7 +190,7 @@ export async function createRequest(
     if (automatic?.decision === 'deny') {
       const why = automatic.reason ?? `denied automatically by rule ${automatic.rule}`;
       await tx.updateTable('access_requests').set({ state: 'denied', decided_at: now, decided_by: `policy:${automatic.rule}`, decision_reason: why }).where('id', '=', id).execute();
-      events.push({ type: 'request.denied', actor: `policy:${automatic.rule}`, subject: actor.name, requestId: id, reason: why, resource: canonical.join(' '), action: actions.join(' ') });
+      events.push({ type: 'request.denied', actor: `policy:${automatic.rule}`, subject: actor.name, requestId: id, reason: why, resource: canonical.join(' '), action: actions.join(' '), details: { rule: automatic.rule, policyVersion: ctx.policyVersion } });
     } else if (plan.auto) {
       const by = automatic ? `policy:${automatic.rule}` : `policy:${plan.rules.join(',')}`;
       events.push(...(await approve(ctx, tx, await lockRequest(tx, id), by, automatic?.reason ?? 'auto-approved by policy', now)));
@@ -239,7 +246,7 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
     .execute();
   const plan = planOf(r);
   const events: AuditInput[] = [
-    { type: 'request.approved', actor: by, subject: r.requester, requestId: r.id, reason, resource: list(r.resources), action: list(r.actions) },
+    { type: 'request.approved', actor: by, subject: r.requester, requestId: r.id, reason, resource: list(r.resources), action: list(r.actions), details: { policyVersion: ctx.policyVersion } },
   ];
   if (r.extends_grant_id) {
     const g = await tx.selectFrom('grants').selectAll().where('id', '=', r.extends_grant_id).forUpdate().executeTakeFirst();
@@ -259,7 +266,7 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
       requestId: r.id,
       resource: list(g.resources),
       action: list(g.actions),
-      details: { from: new Date(g.ends_at).toISOString(), to: newEnd.toISOString() },
+      details: { from: new Date(g.ends_at).toISOString(), to: newEnd.toISOString(), policyVersion: ctx.policyVersion },
     });
     return events;
   }
@@ -289,14 +296,14 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
     type: 'grant.created',
     actor: by,
     ...about,
-    details: { startsAt: start.toISOString(), endsAt: end.toISOString(), maxUses: r.max_uses, state: start > now ? 'scheduled' : 'active' },
+    details: { startsAt: start.toISOString(), endsAt: end.toISOString(), maxUses: r.max_uses, state: start > now ? 'scheduled' : 'active', policyVersion: ctx.policyVersion },
   });
   if (plan.breakGlass) events.push({ type: 'breakglass.used', actor: r.requester, ...about, details: { endsAt: end.toISOString(), review: 'open' } });
   return events;
 }
 
 const jsonList = (v: unknown): string[] => (typeof v === 'string' ? JSON.parse(v) : v) as string[];
-const planOf = (r: RequestRow): Plan => (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
+const planOf = (r: RequestRow): Plan => storedPlan((typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan);
 const list = (v: unknown) => jsonList(v).join(' ');
 
 /** Approvals so far, with the stage each counted for. */
@@ -348,6 +355,19 @@ export async function reviewRequest(
     if (r.state !== 'pending') throw new AppError('conflict', `request ${id} is already ${r.state}`);
     const plan = planOf(r);
     const onCall = onCallNow(ctx);
+    if (decision === 'approve') {
+      // The policy may have changed since filing: a request it no longer allows (a new block
+      // rule, a rule taken away, a requester disabled) is denied by the policy, not approved.
+      const gone = await noLongerAllowed(ctx, tx, r, plan, onCall);
+      if (gone) {
+        const why = `the policy changed since this request was filed: ${gone}`;
+        await tx.updateTable('access_requests').set({ state: 'denied', decided_at: now, decided_by: 'policy', decision_reason: why }).where('id', '=', id).execute();
+        await appendAudit(tx, now, [
+          { type: 'request.denied', actor: 'policy', subject: r.requester, requestId: id, reason: why, resource: list(r.resources), action: list(r.actions), details: { policyVersion: ctx.policyVersion, filedUnder: r.policy_version } },
+        ]);
+        return { refused: why };
+      }
+    }
     const before = approvalsOf(ctx, await tx.selectFrom('request_reviews').selectAll().where('request_id', '=', id).execute());
     const filedAt = new Date(r.created_at);
     if (!plan.stages.some((s, i) => canApproveStage(s, actor, onCall, isEscalated(plan.stages, before, i, filedAt, now)))) {
@@ -384,10 +404,10 @@ export async function reviewRequest(
     }
     if (decision === 'deny') {
       await tx.updateTable('access_requests').set({ state: 'denied', decided_at: now, decided_by: actor.name, decision_reason: reason!.trim() }).where('id', '=', id).execute();
-      events.push({ type: 'request.denied', actor: actor.name, subject: r.requester, requestId: id, reason: reason!.trim(), resource: list(r.resources), action: list(r.actions) });
+      events.push({ type: 'request.denied', actor: actor.name, subject: r.requester, requestId: id, reason: reason!.trim(), resource: list(r.resources), action: list(r.actions), details: { policyVersion: ctx.policyVersion } });
     } else {
       const approvals = [...before, { who: actor, stage: stage!, at: now }];
-      events.push({ type: 'request.reviewed', actor: actor.name, subject: r.requester, requestId: id, outcome: 'approve', reason: reason?.trim() || null, details: { stage: stage! + 1, of: plan.stages.length } });
+      events.push({ type: 'request.reviewed', actor: actor.name, subject: r.requester, requestId: id, outcome: 'approve', reason: reason?.trim() || null, details: { stage: stage! + 1, of: plan.stages.length, policyVersion: ctx.policyVersion } });
       if (isFullyApproved(plan.stages, approvals)) events.push(...(await approve(ctx, tx, r, actor.name, reason?.trim() || null, now)));
       else if (currentStage(plan.stages, approvals) !== currentStage(plan.stages, before)) {
         // The next stage starts now: set its escalation timer and its reminders (see sweep.ts).
@@ -402,7 +422,22 @@ export async function reviewRequest(
     return true;
   });
   if (changed === 'expired') throw new AppError('conflict', `request ${id} expired before it was decided`);
+  if (typeof changed === 'object') throw new AppError('failed_precondition', `request ${id} was denied: ${changed.refused}`);
   return { request: await getRequest(ctx, actor, id), changed };
+}
+
+/** Why the running policy would not let this pending request be filed now, or undefined if it would. */
+async function noLongerAllowed(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, plan: Plan, onCall: OnCall): Promise<string | undefined> {
+  const who = await activeIdentity(ctx, tx, r.requester);
+  if (!who) return `${r.requester} is no longer an active identity`;
+  const resources: Resource[] = [];
+  for (const text of jsonList(r.resources)) {
+    const p = parseResource(text);
+    if (!p.ok) return `resource ${text}: ${p.error}`;
+    resources.push(p.value);
+  }
+  const ev = evaluateRequest(ctx.config.policy, who, resources, jsonList(r.actions), { breakGlass: plan.breakGlass === true, onCall });
+  return ev.eligible ? undefined : ev.reason;
 }
 
 export interface Narrowing {

@@ -5,9 +5,10 @@
 // Rows are claimed with SKIP LOCKED, so several processes never do the same work.
 import type { Transaction } from 'kysely';
 import { formatDuration } from '../domain/duration.js';
-import { nextEscalation, nextReminder } from '../policy/policy.js';
+import { currentStage, escalationTimes, nextEscalation, nextReminder } from '../policy/policy.js';
 import type { DB } from '../store/schema.js';
 import { appendAudit, type AuditInput } from './audit-log.js';
+import { enforceBlockRules } from './block-rules.js';
 import { runEvery } from './periodic.js';
 import { revokeEndedCredentials } from './credentials.js';
 import { type AppContext, inTransaction } from './context.js';
@@ -73,11 +74,12 @@ async function claimDue(ctx: AppContext, tx: Transaction<DB>, timer: 'escalates_
 }
 
 /**
- * Pending requests whose escalation timer (escalates_at) is due: announce the
- * current stage's escalation once (request.escalated) and stop the timer; the next
- * stage's timer is set when an approval starts it. The timer is only when to look:
- * the stage and its time are recomputed from the stored times under the row lock,
- * and a request_escalations row per (request, stage) makes the announcement
+ * Pending requests whose escalation timer (escalates_at) is due: announce each
+ * tier of the current stage that has been reached (request.escalated, once per
+ * tier) and set the timer to the next tier, if any; the next stage's timer is set
+ * when an approval starts it. The timer is only when to look: the stage and its
+ * times are recomputed from the stored times under the row lock, and a
+ * request_escalations row per (request, stage, tier) makes each announcement
  * exactly once, whichever process and however many restarts.
  */
 async function announceEscalations(ctx: AppContext, tx: Transaction<DB>, now: Date): Promise<{ claimed: number; events: AuditInput[] }> {
@@ -85,35 +87,34 @@ async function announceEscalations(ctx: AppContext, tx: Transaction<DB>, now: Da
   const events: AuditInput[] = [];
   for (const r of due) {
     const plan = planOf(r);
-    const next = nextEscalation(plan.stages, approvals(r.id), new Date(r.created_at));
-    if (next && next.at > now) {
-      // Not due yet (a timer set early, e.g. by the migration): look again then.
-      await tx.updateTable('access_requests').set({ escalates_at: next.at }).where('id', '=', r.id).execute();
-      continue;
+    const reviews = approvals(r.id);
+    const filedAt = new Date(r.created_at);
+    const stage = currentStage(plan.stages, reviews);
+    const tiers = stage < 0 ? [] : escalationTimes(plan.stages, reviews, stage, filedAt);
+    await tx.updateTable('access_requests').set({ escalates_at: nextEscalation(plan.stages, reviews, filedAt, now)?.at ?? null }).where('id', '=', r.id).execute();
+    for (const t of tiers.filter((x) => x.at.getTime() <= now.getTime())) {
+      const announced = await tx
+        .insertInto('request_escalations')
+        .values({ request_id: r.id, stage, tier: t.tier, due_at: t.at, announced_at: now })
+        .onConflict((oc) => oc.columns(['request_id', 'stage', 'tier']).doNothing())
+        .returning('request_id')
+        .executeTakeFirst();
+      if (!announced) continue;
+      events.push(
+        sweepEvent('request.escalated', r, `no decision on stage ${stage + 1} within ${formatDuration(t.escalation.afterSeconds)}`, {
+          stage: stage + 1,
+          of: plan.stages.length,
+          tier: t.tier + 1,
+          tiers: tiers.length,
+          rule: plan.stages[stage]!.rule,
+          groups: t.escalation.groups,
+          users: t.escalation.users,
+          afterSeconds: t.escalation.afterSeconds,
+          dueAt: t.at.toISOString(),
+        }),
+      );
+      // The tier is notified through the outbox row appendAudit writes for this event.
     }
-    await tx.updateTable('access_requests').set({ escalates_at: null }).where('id', '=', r.id).execute();
-    if (!next) continue;
-    const announced = await tx
-      .insertInto('request_escalations')
-      .values({ request_id: r.id, stage: next.stage, due_at: next.at, announced_at: now })
-      .onConflict((oc) => oc.columns(['request_id', 'stage']).doNothing())
-      .returning('request_id')
-      .executeTakeFirst();
-    if (!announced) continue;
-    const stage = plan.stages[next.stage]!;
-    const tier = stage.escalate!;
-    events.push(
-      sweepEvent('request.escalated', r, `no decision on stage ${next.stage + 1} within ${formatDuration(tier.afterSeconds)}`, {
-        stage: next.stage + 1,
-        of: plan.stages.length,
-        rule: stage.rule,
-        groups: tier.groups,
-        users: tier.users,
-        afterSeconds: tier.afterSeconds,
-        dueAt: next.at.toISOString(),
-      }),
-    );
-    // The tier is notified through the outbox row appendAudit writes for this event.
   }
   return { claimed: due.length, events };
 }
@@ -146,7 +147,10 @@ async function dueReminders(ctx: AppContext, tx: Transaction<DB>, now: Date): Pr
 /** Run the sweep now and then every `intervalSeconds`; returns a stop function. */
 export function startSweeper(ctx: AppContext, intervalSeconds: number): () => Promise<void> {
   return runEvery(intervalSeconds, () =>
-    sweep(ctx)
+    // Block rules of a new policy end the grants they cover (once per policy version, retried until done).
+    enforceBlockRules(ctx)
+      .catch((e) => ctx.log.error({ err: String(e) }, 'could not revoke the grants a block rule covers; will retry'))
+      .then(() => sweep(ctx))
       .then(async (r) => {
         // Credentials of ended grants are taken back in the same tick (sessions killed, roles dropped).
         const credentialsRevoked = ctx.config.credentials.postgres.size > 0 ? await revokeEndedCredentials(ctx) : 0;

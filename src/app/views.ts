@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import { formatDuration } from '../domain/duration.js';
 import { effectiveGrantState, effectiveRequestState, type GrantState, type GrantView, type RequestState } from '../domain/grant.js';
 import { parseResource, type Resource } from '../domain/resource.js';
-import type { Plan } from '../policy/policy.js';
+import { type Plan, storedPlan } from '../policy/policy.js';
 import type { AccessRequestTable, GrantTable, RequestReviewTable } from '../store/schema.js';
 
 export type RequestRow = Selectable<AccessRequestTable>;
@@ -50,7 +50,7 @@ export function requestDto(
   at: Date,
   haveByStage: number[],
 ): RequestDto {
-  const plan = json<Plan>(r.plan);
+  const plan = storedPlan(json<Plan>(r.plan));
   return {
     id: r.id,
     requester: r.requester,

@@ -46,7 +46,7 @@ function describeRequest(r: RequestDto): string {
   return `${lines.join('\n')}\n`;
 }
 
-function parseFields(pairs: string[]): Record<string, string> {
+export function parseFields(pairs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of pairs) {
     const i = p.indexOf('=');

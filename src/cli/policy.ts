@@ -6,14 +6,15 @@ import { ConfigError, configJsonSchema, loadConfigFile } from '../config.js';
 import { referencedFiles } from '../policy/policy-file.js';
 import { runPolicyTestFile, type TestOutcome } from '../policy/policy-test.js';
 import { formatDuration } from '../domain/duration.js';
-import type { Explanation } from '../policy/explain.js';
+import type { FilingExplanation } from '../policy/explain.js';
+import { parseFields } from './access.js';
 import type { Simulation } from '../policy/simulate.js';
 import { callJson, CliError, type GlobalOptions } from './client.js';
 import { print, table } from './output.js';
 import { collect, withClient } from './run.js';
 
-function describe(e: Explanation): string {
-  const what = `${e.actions.join(', ')} on ${e.resources.join(', ')}`;
+function describe(e: FilingExplanation): string {
+  const what = `${e.actions.join(', ')} on ${e.resources.join(', ')}${e.breakGlass ? ' (break-glass)' : ''}`;
   if (!e.eligible) return `${e.subject} may not request ${what}: ${e.reason}\n`;
   const lines = [
     `${e.subject} may request ${what} (rule ${e.rules.join(', ')})`,
@@ -23,14 +24,18 @@ function describe(e: Explanation): string {
   for (const f of e.justification.fields) {
     lines.push(`  field ${f.name}${f.required ? ' (required)' : ''}${f.description ? `: ${f.description}` : ''}${f.pattern ? ` — matching ${f.pattern}` : ''}`);
   }
-  if (e.automatic?.decision === 'deny') lines.push(`  would be DENIED now by automatic rule ${e.automatic.rule}${e.automatic.reason ? `: ${e.automatic.reason}` : ''}`);
+  for (const [what, problem] of Object.entries(e.problems)) if (problem) lines.push(`  REFUSED as asked: ${what}: ${problem}`);
+  if (e.automatic?.decision === 'deny') lines.push(`  would be DENIED by automatic rule ${e.automatic.rule}${e.automatic.reason ? `: ${e.automatic.reason}` : ''}`);
   else if (e.autoApproved) lines.push(`  approval: automatic (rule ${e.automatic?.rule ?? e.rules.join(', ')})`);
   for (const s of e.stages) {
     const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`), ...s.oncall.map((r) => `on-call ${r}`)].join(' or ');
-    lines.push(`  approval (${s.rule}): ${s.count} of ${from} — ${s.approvers.length ? s.approvers.join(', ') : 'nobody'}${s.satisfiable ? '' : '  [cannot be satisfied: too few eligible approvers]'}`);
+    const distinct = s.distinct ? (s.distinct === 'group' ? ', each from a different one' : ` with distinct ${s.distinct}`) : '';
+    lines.push(`  approval (${s.rule}): ${s.count} of ${from}${distinct} — ${s.approvers.length ? s.approvers.join(', ') : 'nobody'}${s.satisfiable ? '' : '  [cannot be satisfied: too few eligible approvers]'}`);
     if (s.remindEverySeconds) lines.push(`    undecided: approvers reminded every ${formatDuration(s.remindEverySeconds)}`);
-    if (s.escalate) lines.push(`    no decision after ${formatDuration(s.escalate.afterSeconds)}: also ${[...s.escalate.groups.map((x) => `group ${x}`), ...s.escalate.users.map((u) => `user ${u}`)].join(' or ')}`);
+    for (const t of s.escalate) lines.push(`    no decision after ${formatDuration(t.afterSeconds)}: also ${[...t.groups.map((x) => `group ${x}`), ...t.users.map((u) => `user ${u}`)].join(' or ')}`);
   }
+  if (!e.chain.satisfiable) lines.push(`  the approval chain can never be satisfied: ${e.chain.problem}`);
+  lines.push(`  as of ${e.at}${e.assumed.length ? `, assuming ${e.assumed.join(', ')}` : ''}`);
   lines.push(`  to ask: ${e.command}`);
   return `${lines.join('\n')}\n`;
 }
@@ -43,12 +48,30 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
     .option('--as <name>', 'explain for this user or service account (admins; default: yourself)')
     .requiredOption('-a, --action <action>', 'action, repeatable', collect)
     .requiredOption('-r, --resource <resource>', 'resource, repeatable', collect)
+    .option('-d, --duration <duration>', 'as if asked for this long (default: the default duration)')
+    .option('--ticket <ticket>', 'as if given this ticket')
+    .option('--reason <text>', 'as if given this reason (automatic rules may read it)')
+    .option('--field <name=value>', 'as if given this justification field, repeatable', collect)
+    .option('--at <time>', 'as of this time, ISO 8601 (work hours, on-call); default now')
+    .option('--break-glass', 'may I use a break-glass rule for it?')
     .option('--json', 'print JSON')
     .action((o) =>
       withClient(g(), async (c) => {
-        const e = await callJson<Explanation>(c, 'POST', '/v1/policy/explain', { resources: o.resource, actions: o.action, ...(o.as ? { as: o.as } : {}) });
+        const body = {
+          resources: o.resource,
+          actions: o.action,
+          ...(o.as ? { as: o.as } : {}),
+          ...(o.duration ? { duration: o.duration } : {}),
+          ...(o.ticket ? { ticket: o.ticket } : {}),
+          ...(o.reason !== undefined ? { reason: o.reason } : {}),
+          ...(o.field ? { fields: parseFields(o.field) } : {}),
+          ...(o.at ? { at: o.at } : {}),
+          ...(o.breakGlass ? { breakGlass: true } : {}),
+        };
+        const e = await callJson<FilingExplanation>(c, 'POST', '/v1/policy/explain', body);
         print(o.json, e, () => describe(e));
-        return e.eligible ? 0 : 1;
+        // 0: it would be filed as asked; 1: it would be refused.
+        return e.eligible && !Object.values(e.problems).some(Boolean) && e.automatic?.decision !== 'deny' ? 0 : 1;
       }),
     );
 

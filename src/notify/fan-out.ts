@@ -44,7 +44,7 @@ export async function planDeliveries(ctx: AppContext, tx: Transaction<DB>, e: Au
     approvers = await approversNow(ctx, tx, r, now);
     if (e.type === 'grant.extension_requested') note = `Extension of grant ${r.extends_grant_id}`;
   } else if (r && e.type === 'request.escalated' && r.state === 'pending') {
-    approvers = await escalationTier(ctx, tx, r, Number(e.details.stage) - 1);
+    approvers = await escalationTier(ctx, tx, r, Number(e.details.stage) - 1, Number(e.details.tier ?? 1) - 1);
     note = `Escalated to you: ${e.reason}`;
   } else if (r && e.type === 'request.reminded' && r.state === 'pending') {
     approvers = await approversNow(ctx, tx, r, now);

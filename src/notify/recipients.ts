@@ -32,9 +32,9 @@ export async function approversNow(ctx: AppContext, tx: Transaction<DB>, r: Requ
   );
 }
 
-/** The escalation tier of a stage (who may now decide too). */
-export async function escalationTier(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, stage: number): Promise<Identity[]> {
-  const tier = planOf(r).stages[stage]?.escalate;
+/** An escalation tier of a stage (who may now decide too); tiers count from 0. */
+export async function escalationTier(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, stage: number, index = 0): Promise<Identity[]> {
+  const tier = planOf(r).stages[stage]?.escalate?.[index];
   if (!tier) return [];
   return active(
     ctx,

@@ -37,13 +37,16 @@ describe('explainRequest', () => {
   it('names the rule, durations and the people who can approve', () => {
     const e = explainRequest(policy, people[0]!, [res('git:payments:release/1')], ['push'], people);
     expect(e).toMatchObject({ eligible: true, rules: ['release'], defaultDurationSeconds: 3600, maxDurationSeconds: 7200, autoApproved: false });
-    expect(e.stages).toEqual([{ rule: 'release', count: 2, groups: ['leads'], users: [], oncall: [], distinct: null, escalate: null, remindEverySeconds: null, approvers: ['bob', 'lena'], satisfiable: true }]);
+    expect(e.stages).toEqual([{ rule: 'release', count: 2, groups: ['leads'], users: [], oncall: [], distinct: null, escalate: [], remindEverySeconds: null, approvers: ['bob', 'lena'], satisfiable: true }]);
+    expect(e.chain).toEqual({ satisfiable: true, problem: null });
     expect(e.command).toBe('ajar request --resource git:payments:release/1 --action push --reason "..."');
   });
 
   it('leaves the requester out of their own approvers, and says when a chain cannot be satisfied', () => {
     const e = explainRequest(policy, people[1]!, [res('git:payments:release/1')], ['push'], people);
     expect(e.stages[0]).toMatchObject({ approvers: ['lena'], satisfiable: false });
+    expect(e.chain.satisfiable).toBe(false);
+    expect(e.chain.problem).toContain('bob, who asks, cannot approve their own request');
   });
 
   it('says why not when nothing allows it', () => {

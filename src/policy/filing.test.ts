@@ -9,6 +9,7 @@ groups: { eng: {}, leads: {} }
 users:
   erin: { groups: [eng], attributes: { team: billing } }
   bob: { groups: [leads] }
+  lena: { groups: [leads] }
 resources:
   - id: git:payments
     labels: { tier: critical }

@@ -1,17 +1,16 @@
-// Policy unit tests written by users in YAML: "given this request → this
-// outcome", run offline by `ajar policy test FILE` (in their own CI too).
+// Policy unit tests written by users in YAML: "given this request at this time
+// → this outcome", run offline by `ajar policy test FILE` (in their own CI too).
+// Each case is answered by explainFiling, the same code `ajar policy explain`
+// uses and that decides as filing does, so a passing test means the server
+// would decide the same way.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { type Config, ConfigError, loadConfigFile } from '../config.js';
 import { formatDuration, parseDuration } from '../domain/duration.js';
 import { parseResource, type Resource, validateAction } from '../domain/resource.js';
-import { automaticDecision } from './conditions.js';
-import { explainRequest } from './explain.js';
-import { filingVars } from './filing.js';
-import { onCallAt } from './oncall.js';
-import { applyStageConditions } from './policy.js';
+import { type LocatedYaml, parseYamlFile, YamlError, zodProblems } from '../located-yaml.js';
+import { explainFiling } from './explain.js';
 
 const testSchema = z.strictObject({
   name: z.string().min(1),
@@ -21,24 +20,35 @@ const testSchema = z.strictObject({
     actions: z.array(z.string()).min(1),
     duration: z.string().optional(),
     break_glass: z.boolean().optional(),
-    /** when the request is made, for time conditions (ISO 8601); default now */
+    /** when the request is made, for time conditions and on-call (ISO 8601); default now */
     at: z.string().optional(),
+    ticket: z.string().min(1).optional(),
+    reason: z.string().optional(),
+    fields: z.record(z.string(), z.string()).optional(),
   }),
   expect: z.strictObject({
     eligible: z.boolean(),
+    /** granted without review: no stage applies, or an automatic rule approves */
     auto: z.boolean().optional(),
     rules: z.array(z.string()).optional(),
     default_duration: z.string().optional(),
     max_duration: z.string().optional(),
     min_duration: z.string().optional(),
     ticket_required: z.boolean().optional(),
+    /** the request's ticket is accepted (pattern) */
+    ticket_accepted: z.boolean().optional(),
+    /** the request's fields are accepted (required ones given, patterns) */
+    fields_accepted: z.boolean().optional(),
     max_uses: z.number().int().nullable().optional(),
+    /** the request's duration (or the default) is within min and max */
     duration_allowed: z.boolean().optional(),
     approvers: z.array(z.string()).optional(),
-    /** how many approval stages apply (after `when` conditions) */
+    /** how many approval stages apply (after `when` conditions and automatic rules) */
     stages: z.number().int().min(0).optional(),
     /** who can approve the last stage (e.g. who is on call) */
     last_stage_approvers: z.array(z.string()).optional(),
+    /** the approval chain can be satisfied by people other than the requester */
+    satisfiable: z.boolean().optional(),
     reason_contains: z.string().optional(),
     /** what the CEL automatic rules decide: approve, deny or none */
     automatic: z.enum(['approve', 'deny', 'none']).optional(),
@@ -60,20 +70,17 @@ export interface TestOutcome {
 
 /** Load a test file and run every case against the config it names. */
 export function runPolicyTestFile(file: string): { config: string; results: TestOutcome[] } {
-  const text = readFileSync(file, 'utf8');
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc });
-  if (doc.errors.length) throw new ConfigError(doc.errors.map((e) => `${file}:${lc.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`));
-  const parsed = fileSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top level)'}: ${i.message}`));
+  let doc: LocatedYaml;
+  try {
+    doc = parseYamlFile(readFileSync(file, 'utf8'), file);
+  } catch (e) {
+    throw e instanceof YamlError ? new ConfigError(e.problems) : e;
   }
+  const parsed = fileSchema.safeParse(doc.raw);
+  if (!parsed.success) throw new ConfigError(zodProblems(doc, parsed.error));
   const configFile = resolve(dirname(file), parsed.data.config);
   const config = loadConfigFile(configFile);
-  const lineOf = (i: number) => {
-    const node = doc.getIn(['tests', i], true) as { range?: [number, number, number] } | undefined;
-    return node?.range ? lc.linePos(node.range[0]).line : 0;
-  };
+  const lineOf = (i: number) => Number(doc.at(['tests', i]).split(':')[1] ?? 0);
   return { config: configFile, results: parsed.data.tests.map((t, i) => ({ name: t.name, line: lineOf(i), ...runOne(config, t) })) };
 }
 
@@ -81,30 +88,29 @@ type PolicyTest = z.infer<typeof testSchema>;
 
 function runOne(config: Config, t: PolicyTest): { passed: boolean; failures: string[] } {
   const failures: string[] = [];
-  const who = config.identities.get(t.request.as);
-  if (!who) return { passed: false, failures: [`request.as: unknown user or service account "${t.request.as}"`] };
+  const q = t.request;
+  const who = config.identities.get(q.as);
+  if (!who) return { passed: false, failures: [`request.as: unknown user or service account "${q.as}"`] };
   const resources: Resource[] = [];
-  for (const r of t.request.resources) {
+  for (const r of q.resources) {
     const p = parseResource(r);
     if (!p.ok) return { passed: false, failures: [`request.resources: ${p.error}`] };
-    for (const a of t.request.actions) {
+    for (const a of q.actions) {
       const v = validateAction(p.value, a);
       if (!v.ok) return { passed: false, failures: [`request.actions: ${v.error}`] };
     }
     resources.push(p.value);
   }
-  const others = [...config.identities.values()].filter((i) => !i.disabled);
-  const at = t.request.at ? new Date(t.request.at) : new Date();
-  if (Number.isNaN(at.getTime())) return { passed: false, failures: [`request.at: not a time; use ISO 8601`] };
-  const onCall = onCallAt(config.policy.oncall, at);
-  const e = explainRequest(config.policy, who, resources, t.request.actions, others, { breakGlass: t.request.break_glass === true, onCall: (r) => onCall[r] ?? [] });
-  const asked = t.request.duration ? parseDuration(t.request.duration) : undefined;
-  const vars = filingVars(config, { who, resources, actions: t.request.actions, durationSeconds: asked?.ok ? asked.value : (e.defaultDurationSeconds ?? 0), reason: '' }, at);
-  if (e.eligible) {
-    // Conditional stages are decided at filing, as the server does.
-    const kept = new Set(applyStageConditions(config.policy, e.planStages, vars).map((st) => `${st.rule}#${st.ruleStage}`));
-    e.stages = e.stages.filter((_st, i) => kept.has(`${e.planStages[i]!.rule}#${e.planStages[i]!.ruleStage}`));
+  const at = q.at ? new Date(q.at) : new Date();
+  if (Number.isNaN(at.getTime())) return { passed: false, failures: ['request.at: not a time; use ISO 8601'] };
+  let durationSeconds: number | undefined;
+  if (q.duration !== undefined) {
+    const d = parseDuration(q.duration);
+    if (!d.ok) return { passed: false, failures: [`request.duration: ${d.error}`] };
+    durationSeconds = d.value;
   }
+  const people = [...config.identities.values()].filter((i) => !i.disabled);
+  const e = explainFiling(config, { who, resources, actions: q.actions, at, breakGlass: q.break_glass, durationSeconds, ticket: q.ticket, reason: q.reason, fields: q.fields }, people);
   const x = t.expect;
   const differ = (what: string, want: unknown, got: unknown) => {
     if (JSON.stringify(want) !== JSON.stringify(got)) failures.push(`${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
@@ -124,16 +130,22 @@ function runOne(config: Config, t: PolicyTest): { passed: boolean; failures: str
     if (x.stages !== undefined) differ('stages', x.stages, e.stages.length);
     if (x.last_stage_approvers !== undefined) differ('last_stage_approvers', [...x.last_stage_approvers].sort(), e.stages.at(-1)?.approvers ?? []);
     if (x.approvers !== undefined) differ('approvers', [...x.approvers].sort(), [...new Set(e.stages.flatMap((s) => s.approvers))].sort());
-    if (x.automatic !== undefined || x.automatic_rule !== undefined) {
-      const auto = t.request.break_glass ? undefined : automaticDecision(config.policy.automatic, vars);
-      if (x.automatic !== undefined) differ('automatic', x.automatic, auto?.decision ?? 'none');
-      if (x.automatic_rule !== undefined) differ('automatic_rule', x.automatic_rule, auto?.rule ?? null);
+    if (x.satisfiable !== undefined) differ('satisfiable', x.satisfiable, e.chain.satisfiable);
+    if (x.automatic !== undefined) differ('automatic', x.automatic, e.automatic?.decision ?? 'none');
+    if (x.automatic_rule !== undefined) differ('automatic_rule', x.automatic_rule, e.automatic?.rule ?? null);
+    if (x.duration_allowed !== undefined) differ('duration_allowed', x.duration_allowed, e.problems.duration === null);
+    if (x.ticket_accepted !== undefined) {
+      // Not giving a required ticket is not accepting one.
+      const missing = q.ticket === undefined && e.justification.ticketRequired;
+      differ('ticket_accepted', x.ticket_accepted, !missing && e.problems.ticket === null);
     }
-    if (x.duration_allowed !== undefined) {
-      const d = t.request.duration ? parseDuration(t.request.duration) : undefined;
-      if (d && !d.ok) failures.push(`request.duration: ${d.error}`);
-      else differ('duration_allowed', x.duration_allowed, !d || d.value <= e.maxDurationSeconds!);
+    if (x.fields_accepted !== undefined) {
+      // Not giving a required field is not accepting the fields.
+      const accepted = q.fields === undefined ? !e.justification.fields.some((f) => f.required) : e.problems.fields === null;
+      differ('fields_accepted', x.fields_accepted, accepted);
     }
+    // A failing case says what filing would refuse, which is often why.
+    if (failures.length) for (const [what, problem] of Object.entries(e.problems)) if (problem) failures.push(`(filing would refuse it: ${what}: ${problem})`);
   }
   return { passed: failures.length === 0, failures };
 }

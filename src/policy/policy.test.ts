@@ -113,6 +113,17 @@ describe('approvals', () => {
     expect(stageFor(stages, reviews, who('nobody', ['leads']))).toMatchObject({ problem: expect.stringContaining('you have no team') });
     expect(stageFor(stages, reviews, s1)).toEqual({ stage: 0 });
   });
+
+  it('distinct: group takes one approval from each group named: one from security and one from the owners', () => {
+    const stages = [{ rule: 'r', groups: ['security', 'owners'], users: [], count: 2, distinct: 'group' }];
+    const owner = who('ola', ['owners']);
+    const both = who('bea', ['owners', 'security']);
+    expect(stageFor(stages, [{ who: owner, stage: 0 }], who('oli', ['owners']))).toMatchObject({ problem: expect.stringContaining('needs each approval from a different one') });
+    expect(stageFor(stages, [{ who: owner, stage: 0 }], who('sam', ['security']))).toEqual({ stage: 0 });
+    // Someone in both groups counts for the one still missing.
+    expect(stageFor(stages, [{ who: owner, stage: 0 }], both)).toEqual({ stage: 0 });
+    expect(stageFor(stages, [{ who: both, stage: 0 }], owner)).toEqual({ stage: 0 });
+  });
 });
 
 describe('block rules, minimum durations, tickets and per-rule TTLs', () => {
@@ -329,7 +340,7 @@ describe('canApproveStage', () => {
     users: ['carol'],
     count: 1,
     oncall: ['payments-primary'],
-    escalate: { afterSeconds: 3600, groups: ['directors'], users: ['vera'] },
+    escalate: [{ afterSeconds: 3600, groups: ['directors'], users: ['vera'] }],
   };
   const onCall = (rotation: string) => (rotation === 'payments-primary' ? ['olga'] : ['nobody']);
 

@@ -1,6 +1,8 @@
 // The basic policy: who may request which actions on which resources, for how
 // long, and who approves. Pure: no I/O, no clock reads; the lifecycle calls it.
 import type { Identity } from '../config.js';
+import { formatDuration } from '../domain/duration.js';
+import { DISTINCT_GROUP, fitsStage } from './chain.js';
 import type { AutomaticRule, ConditionVars } from './conditions.js';
 import type { Schedule } from './oncall.js';
 import { canonicalResource, type Resource, resourceCovers, resourceOverlaps } from '../domain/resource.js';
@@ -16,8 +18,8 @@ export interface Approvers {
   oncall?: string[];
   /** the stage applies only when this CEL condition holds at request time */
   when?: { expr: string; test: (vars: ConditionVars) => boolean } | null;
-  /** no decision within afterSeconds of the stage starting: these approvers may decide too */
-  escalate?: Escalation;
+  /** tiers in order: no decision within afterSeconds of the stage starting, these approvers may decide too */
+  escalate?: Escalation[];
   /** while the stage is undecided, its approvers are reminded this often */
   remindEverySeconds?: number;
 }
@@ -83,7 +85,8 @@ export interface ApprovalStage {
   count: number;
   distinct?: string | null;
   oncall?: string[];
-  escalate?: Escalation;
+  /** tiers in order of their afterSeconds */
+  escalate?: Escalation[];
   remindEverySeconds?: number;
   /** which stage of its rule this is */
   ruleStage?: number;
@@ -113,6 +116,13 @@ export interface Plan {
   automatic?: { decision: 'approve' | 'deny'; rule: string; reason: string | null } | null;
 }
 
+/** A plan as stored with a request: plans filed before escalation tiers held one tier as an object. */
+export function storedPlan(p: Plan): Plan {
+  const legacy = p.stages.some((s) => s.escalate !== undefined && !Array.isArray(s.escalate));
+  if (!legacy) return p;
+  return { ...p, stages: p.stages.map((s) => (s.escalate === undefined || Array.isArray(s.escalate) ? s : { ...s, escalate: [s.escalate as unknown as Escalation] })) };
+}
+
 export type Evaluation = { eligible: true; plan: Plan } | { eligible: false; reason: string };
 
 /**
@@ -124,6 +134,11 @@ export function subjectMatches(rule: PolicyRule, who: Identity, onCall?: OnCall)
   if (who.kind === 'service_account') return rule.who.service_accounts.includes(who.name);
   if (who.kind === 'workload') return (rule.who.workloads ?? []).includes(who.name);
   return rule.who.users.includes(who.name) || (!!onCall && (rule.who.oncall ?? []).some((r) => onCall(r).includes(who.name)));
+}
+
+/** The block rule that refuses `who` this action on anything the resource (or pattern) names, if any. */
+export function blockingRule(policy: Policy, who: Identity, action: string, resource: Resource, onCall?: OnCall): PolicyRule | undefined {
+  return policy.rules.find((r) => r.effect === 'block' && r.actions.includes(action) && subjectMatches(r, who, onCall) && r.resources.some((p) => resourceOverlaps(p, resource)));
 }
 
 /**
@@ -138,9 +153,7 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
   for (const resource of resources) {
     for (const action of actions) {
       // Block rules win: one that could touch the requested resource refuses it.
-      const block = policy.rules.find(
-        (r) => r.effect === 'block' && r.actions.includes(action) && named(r) && r.resources.some((p) => resourceOverlaps(p, resource)),
-      );
+      const block = blockingRule(policy, who, action, resource, opts.onCall);
       if (block) return { eligible: false, reason: `rule ${block.name} blocks ${who.name} from ${action} on ${canonicalResource(resource)}` };
       const rule = policy.rules.find(
         (r) =>
@@ -222,9 +235,14 @@ export function ticketProblem(plan: Plan, ticket: string | undefined | null): st
 /** Who is on call in a rotation right now (the caller reads the schedule at the clock). */
 export type OnCall = (rotation: string) => string[];
 
-export function canApproveStage(stage: ApprovalStage, approver: Identity, onCall?: OnCall, escalated = false): boolean {
+/**
+ * May this person approve the stage? `escalated` is how many of its escalation
+ * tiers have been reached (true: all of them, e.g. to let every tier see the request).
+ */
+export function canApproveStage(stage: ApprovalStage, approver: Identity, onCall?: OnCall, escalated: boolean | number = false): boolean {
   if (stage.users.includes(approver.name) || stage.groups.some((g) => approver.groups.includes(g))) return true;
-  if (escalated && stage.escalate && (stage.escalate.users.includes(approver.name) || stage.escalate.groups.some((g) => approver.groups.includes(g)))) return true;
+  const reached = escalated === true ? Infinity : escalated === false ? 0 : escalated;
+  if ((stage.escalate ?? []).slice(0, reached).some((t) => t.users.includes(approver.name) || t.groups.some((g) => approver.groups.includes(g)))) return true;
   return !!onCall && (stage.oncall ?? []).some((r) => onCall(r).includes(approver.name));
 }
 
@@ -242,23 +260,28 @@ export function stageStartedAt(stages: ApprovalStage[], reviews: Review[], i: nu
   return prev.length ? new Date(Math.max(...prev)) : filedAt;
 }
 
-/** When stage i escalates; null when it has no escalation tier. Computed from stored times, so it survives restarts. */
-export function escalatesAt(stages: ApprovalStage[], reviews: Review[], i: number, filedAt: Date): Date | null {
-  const e = stages[i]?.escalate;
-  return e ? new Date(stageStartedAt(stages, reviews, i, filedAt).getTime() + e.afterSeconds * 1000) : null;
+/** When each escalation tier of stage i is reached. Computed from stored times, so it survives restarts. */
+export function escalationTimes(stages: ApprovalStage[], reviews: Review[], i: number, filedAt: Date): { tier: number; at: Date; escalation: Escalation }[] {
+  const tiers = stages[i]?.escalate ?? [];
+  if (tiers.length === 0) return [];
+  const started = stageStartedAt(stages, reviews, i, filedAt).getTime();
+  return tiers.map((escalation, tier) => ({ tier, at: new Date(started + escalation.afterSeconds * 1000), escalation }));
 }
 
-/** Has stage i escalated by `now`? */
-export function isEscalated(stages: ApprovalStage[], reviews: Review[], i: number, filedAt: Date, now: Date): boolean {
-  const at = escalatesAt(stages, reviews, i, filedAt);
-  return at !== null && now.getTime() >= at.getTime();
+/** How many escalation tiers of stage i have been reached by `now` (0: none). */
+export function isEscalated(stages: ApprovalStage[], reviews: Review[], i: number, filedAt: Date, now: Date): number {
+  return escalationTimes(stages, reviews, i, filedAt).filter((t) => t.at.getTime() <= now.getTime()).length;
 }
 
-/** The current stage and when it escalates, or null when it has no escalation tier (or all stages are met). */
-export function nextEscalation(stages: ApprovalStage[], reviews: Review[], filedAt: Date): { stage: number; at: Date } | null {
+/**
+ * The current stage's next escalation tier after `after` (default: its first
+ * tier), or null when there is none left (or all stages are met).
+ */
+export function nextEscalation(stages: ApprovalStage[], reviews: Review[], filedAt: Date, after?: Date): { stage: number; tier: number; at: Date } | null {
   const stage = currentStage(stages, reviews);
-  const at = stage < 0 ? null : escalatesAt(stages, reviews, stage, filedAt);
-  return at ? { stage, at } : null;
+  if (stage < 0) return null;
+  const next = escalationTimes(stages, reviews, stage, filedAt).find((t) => after === undefined || t.at.getTime() > after.getTime());
+  return next ? { stage, tier: next.tier, at: next.at } : null;
 }
 
 /**
@@ -317,7 +340,12 @@ export function stageFor(
           : `you are not an approver of this request (${stages.map(describeStage).join('; then ')})`,
     };
   }
-  if (stage.distinct) {
+  if (stage.distinct === DISTINCT_GROUP) {
+    const mine = reviews.filter((r) => r.stage === cur);
+    if (!fitsStage(stage, [...mine, { who: approver }].map((r) => ({ who: r.who, escalated })), onCall)) {
+      return { problem: `stage ${cur + 1} needs each approval from a different one of ${describeStage(stage)}: ${mine.map((r) => r.who.name).join(', ')} already approved for what you could count for` };
+    }
+  } else if (stage.distinct) {
     const value = approver.attributes[stage.distinct];
     if (value === undefined) return { problem: `stage ${cur + 1} needs approvers with distinct ${stage.distinct}, and you have no ${stage.distinct}` };
     const same = reviews.find((r) => r.stage === cur && r.who.attributes[stage.distinct!] === value);
@@ -328,7 +356,7 @@ export function stageFor(
 
 export function describeStage(s: ApprovalStage): string {
   const from = [...s.groups.map((g) => `group ${g}`), ...s.users.map((u) => `user ${u}`), ...(s.oncall ?? []).map((r) => `on-call ${r}`)].join(' or ');
-  const esc = s.escalate ? `, after ${Math.round(s.escalate.afterSeconds / 60)}m also ${[...s.escalate.groups.map((g) => `group ${g}`), ...s.escalate.users.map((u) => `user ${u}`)].join(' or ')}` : '';
+  const esc = (s.escalate ?? []).map((t) => `, after ${formatDuration(t.afterSeconds)} also ${[...t.groups.map((g) => `group ${g}`), ...t.users.map((u) => `user ${u}`)].join(' or ')}`).join('');
   const remind = s.remindEverySeconds ? `, reminded every ${Math.round(s.remindEverySeconds / 60)}m` : '';
   return `${s.count} of ${from}${s.distinct ? ` with distinct ${s.distinct}` : ''}${esc}${remind}`;
 }

@@ -291,6 +291,17 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0013_escalation_tiers': {
+    async up(db) {
+      // A stage may escalate in tiers (leads, then security after 1h, then the CISO after 4h):
+      // each tier is announced once, so the tier is part of the key.
+      await sql`
+        alter table request_escalations add column tier integer not null default 0 check (tier >= 0);
+        alter table request_escalations drop constraint request_escalations_pkey;
+        alter table request_escalations add primary key (request_id, stage, tier);
+      `.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

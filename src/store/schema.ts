@@ -115,6 +115,8 @@ export interface RequestEscalationTable {
   request_id: string;
   /** 0-based, like request_reviews.stage */
   stage: number;
+  /** 0-based: which escalation tier of the stage */
+  tier: Generated<number>;
   due_at: Ts;
   announced_at: Ts;
 }
