@@ -1,5 +1,5 @@
 // `ajar policy test`: users' own policy unit tests, run offline.
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,9 +7,10 @@ import { CLI, EXAMPLE_CONFIG, run } from './support/ajar.js';
 
 const EXAMPLE_TESTS = join(import.meta.dirname, '..', 'examples', 'ajar.policy-test.yaml');
 
-function testFile(body: string) {
+function testFile(body: string, config?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'ajar-policy-test-'));
-  copyFileSync(EXAMPLE_CONFIG, join(dir, 'ajar.yaml'));
+  if (config === undefined) copyFileSync(EXAMPLE_CONFIG, join(dir, 'ajar.yaml'));
+  else writeFileSync(join(dir, 'ajar.yaml'), config);
   const file = join(dir, 'tests.yaml');
   writeFileSync(file, `config: ajar.yaml\ntests:\n${body}`);
   return file;
@@ -40,11 +41,33 @@ describe('ajar policy test', () => {
     expect(out[1]).toMatchObject({ passed: true, line: 6 });
   });
 
+  it('answers as the server would: a CEL approve rule or stages that all drop out make it automatic; ticket, reason and fields are inputs', async () => {
+    const config = readFileSync(EXAMPLE_CONFIG, 'utf8').replace('  rules:\n', '  automatic:\n    - { name: small-hotfix, decision: approve, when: "request.ticket.startsWith(\'PAY-\') && request.duration_seconds <= 900" }\n  rules:\n');
+    const file = testFile(
+      [
+        '  - name: a short hotfix with a PAY ticket is approved by the automatic rule',
+        '    request: { as: alice, resources: ["git:payments:release/1"], actions: [push], duration: 15m, ticket: PAY-9 }',
+        '    expect: { eligible: true, auto: true, automatic: approve, automatic_rule: small-hotfix, stages: 0 }',
+        '  - name: without the ticket it is reviewed',
+        '    request: { as: alice, resources: ["git:payments:release/1"], actions: [push], duration: 15m }',
+        '    expect: { eligible: true, auto: false, automatic: none, stages: 1, satisfiable: true }',
+        '  - name: a minute too long is reviewed',
+        '    request: { as: alice, resources: ["git:payments:release/1"], actions: [push], duration: 16m, ticket: PAY-9 }',
+        '    expect: { eligible: true, auto: false }',
+      ].join('\n'),
+      config,
+    );
+    const r = await run(process.execPath, [CLI, 'policy', 'test', file, '--json'], process.env);
+    expect(JSON.parse(r.stdout).map((x: { failures: string[] }) => x.failures)).toEqual([[], [], []]);
+    expect(r.code).toBe(0);
+  });
+
   it('a malformed test file is an error (exit 2), not a failure', async () => {
     const file = testFile('  - name: x\n    request: { as: alice, resources: [git:payments], actions: [read] }\n    expect: { elligible: true }\n');
     const r = await run(process.execPath, [CLI, 'policy', 'test', file], process.env);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('elligible');
+    // at the misspelt key's own line and column
+    expect(r.stderr).toMatch(/tests\.yaml:5:\d+: tests\.0\.expect\.elligible: unknown key "elligible"/);
     const unknown = testFile('  - name: x\n    request: { as: nobody, resources: [git:payments], actions: [read] }\n    expect: { eligible: false }\n');
     const u = await run(process.execPath, [CLI, 'policy', 'test', unknown], process.env);
     expect(u.code).toBe(1);

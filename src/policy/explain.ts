@@ -5,6 +5,7 @@
 // is what `ajar policy explain` and `ajar policy test` both use, so they cannot
 // drift from each other or from filing.
 import type { Config, Identity } from '../config.js';
+import { formatDuration } from '../domain/duration.js';
 import { canonicalResource, type Resource } from '../domain/resource.js';
 import { chainProblem, maxApprovals, valuesFor } from './chain.js';
 import { decideAtFiling, filingVars } from './filing.js';
@@ -145,10 +146,10 @@ export function explainFiling(config: Config, q: FilingQuestion, identities: Ide
   if (!evaluated) return out;
   const plan = evaluated;
   const duration = q.durationSeconds ?? e.defaultDurationSeconds!;
-  if (q.durationSeconds === undefined) assumed.push(`the default duration (${duration}s)`);
+  if (q.durationSeconds === undefined) assumed.push(`the default duration (${formatDuration(duration)})`);
   out.durationSeconds = duration;
-  if (duration > e.maxDurationSeconds!) out.problems.duration = `longer than the ${e.maxDurationSeconds}s the policy allows`;
-  else if (duration < (e.minDurationSeconds ?? 0)) out.problems.duration = `shorter than the ${e.minDurationSeconds}s the policy requires`;
+  if (duration > e.maxDurationSeconds!) out.problems.duration = `longer than the ${formatDuration(e.maxDurationSeconds!)} the policy allows`;
+  else if (duration < (e.minDurationSeconds ?? 0)) out.problems.duration = `shorter than the ${formatDuration(e.minDurationSeconds!)} the policy requires`;
   if (q.ticket === undefined) assumed.push('no ticket');
   out.problems.ticket = q.ticket === undefined ? null : (ticketProblem(plan, q.ticket) ?? null);
   if (q.fields === undefined) assumed.push('no fields');
