@@ -133,3 +133,37 @@ describe('request.escalated', () => {
     await ajar.start();
   });
 });
+
+describe('escalation tiers', () => {
+  const tiered = `${readFileSync(EXAMPLE_CONFIG, 'utf8').replace(
+    '      approval: { groups: [leads], count: 1 }\n',
+    '      approval:\n        groups: [leads]\n        escalate:\n          - { after: 1h, groups: [security] }\n          - { after: 3h, users: [dave] }\n',
+  )}
+workers:
+  sweep_interval: 1d
+`;
+  let t: Ajar;
+  beforeAll(async () => {
+    expect(tiered).toContain('after: 3h, users: [dave]');
+    t = await startAjar({ config: tiered });
+  });
+  afterAll(() => t?.stop());
+  const events = async (id: string) => (await t.json(['audit', '--type', 'request.escalated'])).filter((e: any) => e.requestId === id);
+
+  it('each tier widens who may decide when its time comes, and is announced once', async () => {
+    const r = await t.json(['request', '-r', 'git:payments:release/9', '-a', 'push', '--reason', 'release'], { as: 'alice' });
+    await t.stop();
+    t.advance(3600);
+    await t.start(); // one sweep at start
+    expect((await events(r.id)).map((e: any) => [e.details.tier, e.details.groups, e.details.users])).toEqual([[1, ['security'], []]]);
+    expect((await t.cli(['approve', r.id], { as: 'dave' })).stderr).toContain('not an approver');
+    await t.stop();
+    t.advance(2 * 3600);
+    await t.start();
+    await t.stop();
+    await t.start(); // a second sweep at the same time announces nothing new
+    const both = await events(r.id);
+    expect(both.map((e: any) => [e.details.tier, e.details.tiers, e.details.users])).toEqual([[1, 2, []], [2, 2, ['dave']]]);
+    expect((await t.json(['approve', r.id], { as: 'dave' })).request.state).toBe('approved');
+  });
+});
