@@ -99,7 +99,7 @@ describe('policy simulate', () => {
       [ids.ops]: ['would be auto-denied by rule no-ops-tickets'],
     });
     const human = await ajar.cli(['policy', 'simulate', join(dir, 'ajar.yaml'), '--since', '30d']);
-    expect(human.stdout).toContain('4 would change: 0 refused, 2 now auto-denied, 0 no longer auto-denied, 1 now auto-approved');
+    expect(human.stdout).toContain('4 would change:\n  0 refused, 2 now auto-denied, 0 no longer auto-denied, 1 now auto-approved');
     expect(human.stdout).toContain('would also need 1 of on-call payments-lead (rule release-push)');
   });
 
@@ -113,5 +113,31 @@ describe('policy simulate', () => {
     const s = await ajar.json(['policy', 'simulate', file, '--since', '2026-11-22T00:00:00Z', '--until', '2026-11-22T23:00:00Z']);
     expect(s).toMatchObject({ requests: 1, changed: 1 });
     expect(s.changes[0].changes).toEqual(['asked 2h, more than the new maximum 1h']);
+  });
+
+  it('requests the policy refused when they were asked are replayed too: a policy that allows more shows what it would let through', async () => {
+    ajar.setClock('2026-11-22T10:00:00Z');
+    const refused = await ajar.cli(['request', '-r', 'git:payments:feature/qa', '-a', 'push', '--reason', 'qa fix'], { as: 'dave' });
+    expect(refused.code).not.toBe(0);
+    const ev = (await ajar.json(['audit', '--type', 'request.refused'])).at(-1);
+    expect(ev).toMatchObject({ actor: 'dave', resource: 'git:payments:feature/qa', action: 'push', reason: 'qa fix', outcome: 'deny' });
+    expect(ev.details.refusal).toContain('no policy rule lets dave request push on git:payments:feature/qa');
+    ajar.setClock('2026-11-23T09:00:00Z');
+    const file = join(ajar.dataDir, '..', 'qa-push.yaml');
+    writeFileSync(file, readFileSync(EXAMPLE_CONFIG, 'utf8').replace('    - name: feature-branches\n      who: { groups: [eng] }', '    - name: feature-branches\n      who: { groups: [eng, qa] }'));
+    const s = await ajar.json(['policy', 'simulate', file, '--since', '2026-11-22T00:00:00Z', '--until', '2026-11-22T23:00:00Z']);
+    expect(s).toMatchObject({ refusals: 1, summary: { nowAllowed: 1 } });
+    expect(s.allowed).toEqual([expect.objectContaining({ requester: 'dave', resources: ['git:payments:feature/qa'], actions: ['push'], outcome: 'auto-approved' })]);
+    const human = await ajar.cli(['policy', 'simulate', file, '--since', '2026-11-22T00:00:00Z', '--until', '2026-11-22T23:00:00Z']);
+    expect(human.stdout).toContain('1 request(s) refused when asked; 1 would now be filed');
+    expect(human.stdout).toContain('refused then, filed now:');
+  });
+
+  it('a longer or shorter maximum shows on the requests it would apply to', async () => {
+    const file = join(ajar.dataDir, '..', 'four-hours.yaml');
+    writeFileSync(file, readFileSync(EXAMPLE_CONFIG, 'utf8').replace('      default_duration: 1h\n      max_duration: 2h\n      approval: { groups: [leads], count: 1 }', '      default_duration: 1h\n      max_duration: 4h\n      approval: { groups: [leads], count: 1 }'));
+    const s = await ajar.json(['policy', 'simulate', file, '--since', '2026-11-22T00:00:00Z', '--until', '2026-11-22T23:00:00Z']);
+    expect(s.summary.maxDurationChanged).toBe(1);
+    expect(s.changes[0].changes).toEqual(['could be asked for at most 4h instead of 2h']);
   });
 });

@@ -4,8 +4,8 @@ import { parseDuration } from '../domain/duration.js';
 import { AppError, badInput, notFound } from '../domain/errors.js';
 import { explainFiling, type FilingExplanation } from '../policy/explain.js';
 import { isPolicyText, readFrom } from '../policy/policy-file.js';
-import { type RecordedRequest, type Simulation, simulate } from '../policy/simulate.js';
-import { type Actor, type AppContext, activeIdentities, requireAdmin } from './context.js';
+import { type RecordedRequest, type RefusedRequest, type Simulation, simulate } from '../policy/simulate.js';
+import { type Actor, type AppContext, activeIdentities, policyVersion, requireAdmin } from './context.js';
 import { jsonList, planOf, resolveResources } from './requests.js';
 import { json } from './views.js';
 
@@ -60,7 +60,7 @@ export interface SimulateInput {
 }
 
 /** Replay the requests recorded in [since, until) under the config or policy file given. */
-export async function simulatePolicy(ctx: AppContext, actor: Actor, input: SimulateInput): Promise<Simulation & { since: string; until: string; replayed: 'config' | 'policy' }> {
+export async function simulatePolicy(ctx: AppContext, actor: Actor, input: SimulateInput): Promise<Simulation & { since: string; until: string; replayed: 'config' | 'policy'; policyVersion: string }> {
   requireAdmin(actor);
   const now = ctx.clock.now();
   // A duration means "that long before now", on the server's clock.
@@ -107,7 +107,35 @@ export async function simulatePolicy(ctx: AppContext, actor: Actor, input: Simul
       fields: json<Record<string, string> | null>(r.fields) ?? {},
     };
   });
-  return { ...simulate(next, recorded), since: since.toISOString(), until: until.toISOString(), replayed };
+  // Requests the policy refused when they were asked (request.refused), as asked.
+  const refusedEvents = await ctx.db
+    .selectFrom('audit_events')
+    .select(['id', 'at', 'actor', 'reason', 'details'])
+    .where('type', '=', 'request.refused')
+    .where('at', '>=', since)
+    .where('at', '<', until)
+    .where('grant_id', 'is', null)
+    .orderBy('seq')
+    .limit(MAX_REPLAY)
+    .execute();
+  const refused: RefusedRequest[] = refusedEvents.map((e) => {
+    const d = json<{ resources: string[]; actions: string[]; duration: string | null; ticket: string | null; fields: Record<string, string>; breakGlass: boolean; refusal: string }>(e.details);
+    const asked = d.duration === null ? undefined : parseDuration(d.duration);
+    return {
+      id: e.id,
+      requester: e.actor,
+      resources: d.resources,
+      actions: d.actions,
+      durationSeconds: asked?.ok ? asked.value : null,
+      createdAt: new Date(e.at).toISOString(),
+      reason: e.reason ?? '',
+      ticket: d.ticket,
+      fields: d.fields ?? {},
+      breakGlass: d.breakGlass === true,
+      refusal: d.refusal,
+    };
+  });
+  return { ...simulate(next, recorded, refused), since: since.toISOString(), until: until.toISOString(), replayed, policyVersion: policyVersion(next) };
 }
 
 /** The config to replay under: the one given, or the running one with the policy file given. */

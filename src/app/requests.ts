@@ -114,25 +114,19 @@ export async function createRequest(
   }
   const resources = resolveResources(ctx, input.resources, input.actions);
   const actions = [...new Set(input.actions)];
-  const ev = evaluateRequest(ctx.config.policy, actor, resources, actions, { breakGlass: input.breakGlass === true, onCall: onCallNow(ctx) });
-  if (!ev.eligible) throw new AppError('permission_denied', ev.reason);
-  let plan = ev.plan;
-  const duration = durationSeconds(input.duration, plan);
-  const ticketWrong = ticketProblem(plan, input.ticket);
-  if (ticketWrong) throw badInput(`ticket: ${ticketWrong}`, { field: 'ticket' });
-  const fields = input.fields ?? {};
-  const fieldsWrong = fieldsProblem(plan, fields);
-  if (fieldsWrong) throw badInput(`fields: ${fieldsWrong}`, { field: 'fields' });
   const now = ctx.clock.now();
-  if (extendsGrant) checkExtension(plan, extendsGrant, duration, now);
-  // Automatic rules and conditional stages (e.g. "outside work hours, also the on-call lead") are decided now, once.
-  plan = decideAtFiling(ctx.config.policy, plan, requestVars(ctx, { who: actor, resources, actions, durationSeconds: duration, ticket: input.ticket, reason: input.reason, fields }, now));
-  const automatic = plan.automatic;
-  if (!plan.auto && automatic?.decision !== 'deny') {
-    // A request nobody could ever approve is refused now rather than left to expire.
-    const problem = chainProblem(plan.stages, await activeIdentities(ctx, ctx.db), actor.name);
-    if (problem) throw new AppError('failed_precondition', `nobody could approve this request: ${problem}; ask an Ajar admin to fix the policy (ajar policy explain shows the chain)`);
+  const fields = input.fields ?? {};
+  let plan: Plan;
+  let duration: number;
+  try {
+    ({ plan, duration } = await planUnderPolicy(ctx, actor, input, resources, actions, fields, now, extendsGrant));
+  } catch (e) {
+    // The policy said no: recorded as asked, so an auditor sees who tried for what, and
+    // `ajar policy simulate` can tell which refusals a new policy would turn into grants.
+    if (e instanceof AppError) await auditRefusal(ctx, actor, input, resources, actions, e, now, extendsGrant?.id);
+    throw e;
   }
+  const automatic = plan.automatic;
   let startAt: Date | null = null;
   if (input.startAt !== undefined) {
     startAt = new Date(input.startAt);
@@ -198,6 +192,64 @@ export async function createRequest(
     await appendAudit(tx, now, events);
   });
   return getRequest(ctx, actor, id);
+}
+
+/** The plan the policy gives this request now, or an AppError saying why it refuses it. */
+async function planUnderPolicy(
+  ctx: AppContext,
+  actor: Actor,
+  input: RequestInput,
+  resources: Resource[],
+  actions: string[],
+  fields: Record<string, string>,
+  now: Date,
+  extendsGrant: { id: string; startsAt: Date; endsAt: Date; extensions: number } | undefined,
+): Promise<{ plan: Plan; duration: number }> {
+  const ev = evaluateRequest(ctx.config.policy, actor, resources, actions, { breakGlass: input.breakGlass === true, onCall: onCallNow(ctx) });
+  if (!ev.eligible) throw new AppError('permission_denied', ev.reason);
+  const duration = durationSeconds(input.duration, ev.plan);
+  const ticketWrong = ticketProblem(ev.plan, input.ticket);
+  if (ticketWrong) throw badInput(`ticket: ${ticketWrong}`, { field: 'ticket' });
+  const fieldsWrong = fieldsProblem(ev.plan, fields);
+  if (fieldsWrong) throw badInput(`fields: ${fieldsWrong}`, { field: 'fields' });
+  if (extendsGrant) checkExtension(ev.plan, extendsGrant, duration, now);
+  // Automatic rules and conditional stages (e.g. "outside work hours, also the on-call lead") are decided now, once.
+  const plan = decideAtFiling(ctx.config.policy, ev.plan, requestVars(ctx, { who: actor, resources, actions, durationSeconds: duration, ticket: input.ticket, reason: input.reason, fields }, now));
+  if (!plan.auto && plan.automatic?.decision !== 'deny') {
+    // A request nobody could ever approve is refused now rather than left to expire.
+    const problem = chainProblem(plan.stages, await activeIdentities(ctx, ctx.db), actor.name);
+    if (problem) throw new AppError('failed_precondition', `nobody could approve this request: ${problem}; ask an Ajar admin to fix the policy (ajar policy explain shows the chain)`);
+  }
+  return { plan, duration };
+}
+
+/** A refused request, as asked, in the audit log (request.refused). */
+async function auditRefusal(ctx: AppContext, actor: Actor, input: RequestInput, resources: Resource[], actions: string[], e: AppError, now: Date, extendsGrant: string | undefined) {
+  const canonical = resources.map(canonicalResource);
+  await inTransaction(ctx, (tx) =>
+    appendAudit(tx, now, [
+      {
+        type: 'request.refused',
+        actor: actor.name,
+        subject: actor.name,
+        resource: canonical.join(' '),
+        action: actions.join(' '),
+        grantId: extendsGrant ?? null,
+        reason: input.reason.trim(),
+        outcome: 'deny',
+        details: {
+          refusal: e.message,
+          resources: canonical,
+          actions,
+          duration: input.duration ?? null,
+          ticket: input.ticket ?? null,
+          fields: input.fields ?? {},
+          breakGlass: input.breakGlass === true,
+          policyVersion: ctx.policyVersion,
+        },
+      },
+    ]),
+  ).catch((err) => ctx.log.error({ err: String(err) }, 'could not audit a refused request'));
 }
 
 const fmtd = (s: number) => formatDuration(s);

@@ -91,12 +91,19 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
         }
         // The files it names (policy_file, oncall_file) travel with it: the server reads none of its own.
         const body = { config: text, name: resolve(file), files: referencedFiles(file), since: o.since, ...(o.until ? { until: o.until } : {}) };
-        const s = await callJson<Simulation & { since: string; until: string; replayed: 'config' | 'policy' }>(c, 'POST', '/v1/policy/simulate', body);
+        const s = await callJson<Simulation & { since: string; until: string; replayed: 'config' | 'policy'; policyVersion: string }>(c, 'POST', '/v1/policy/simulate', body);
         print(o.json, s, () => {
           const m = s.summary;
           const under = s.replayed === 'policy' ? ' (the new policy file under the running config)' : '';
-          const head = `${s.requests} request(s) from ${s.since} to ${s.until}${under}; ${s.changed} would change: ${m.newlyRefused} refused, ${m.nowAutoDenied} now auto-denied, ${m.noLongerAutoDenied} no longer auto-denied, ${m.nowAuto} now auto-approved, ${m.nowReviewed} now reviewed, ${m.durationTooLong} longer than the new maximum, ${m.otherApprovers} with other approvers\n`;
-          return head + (s.changes.length ? table(s.changes.map((x) => ({ id: x.id, requester: x.requester, resources: x.resources, actions: x.actions, changes: x.changes.join('; ') })), ['id', 'requester', 'resources', 'actions', 'changes']) : '');
+          const head = [
+            `${s.requests} request(s) from ${s.since} to ${s.until}${under}, policy version ${s.policyVersion}; ${s.changed} would change:`,
+            `  ${m.newlyRefused} refused, ${m.nowAutoDenied} now auto-denied, ${m.noLongerAutoDenied} no longer auto-denied, ${m.nowAuto} now auto-approved, ${m.nowReviewed} now reviewed,`,
+            `  ${m.durationTooLong} longer than the new maximum, ${m.maxDurationChanged} with another maximum duration, ${m.otherApprovers} with other approvers`,
+            `${s.refusals} request(s) refused when asked; ${m.nowAllowed} would now be filed`,
+          ].join('\n');
+          const changed = s.changes.length ? `\n${table(s.changes.map((x) => ({ id: x.id, requester: x.requester, resources: x.resources, actions: x.actions, changes: x.changes.join('; ') })), ['id', 'requester', 'resources', 'actions', 'changes'])}` : '\n';
+          const allowed = s.allowed.length ? `refused then, filed now:\n${table(s.allowed.map((x) => ({ at: x.createdAt, requester: x.requester, resources: x.resources, actions: x.actions, 'refused then': x.refusal, now: x.outcome })), ['at', 'requester', 'resources', 'actions', 'refused then', 'now'])}` : '';
+          return `${head}${changed}${allowed}`;
         });
       }),
     );

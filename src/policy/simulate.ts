@@ -28,6 +28,24 @@ export interface RecordedRequest {
   fields: Record<string, string>;
 }
 
+/** A request the policy refused when it was asked (request.refused), as asked. */
+export interface RefusedRequest {
+  /** the audit event's id */
+  id: string;
+  requester: string;
+  resources: string[];
+  actions: string[];
+  /** as asked; null = the default */
+  durationSeconds: number | null;
+  createdAt: string;
+  reason: string;
+  ticket: string | null;
+  fields: Record<string, string>;
+  breakGlass: boolean;
+  /** why it was refused then */
+  refusal: string;
+}
+
 type Automatic = NonNullable<Plan['automatic']>;
 
 export interface SimulatedChange {
@@ -54,9 +72,17 @@ export interface Simulation {
     /** it was denied by an automatic rule, and would not be now */
     noLongerAutoDenied: number;
     durationTooLong: number;
+    /** the longest it may be asked for changed */
+    maxDurationChanged: number;
     otherApprovers: number;
+    /** refused when asked, and the new policy would file it */
+    nowAllowed: number;
   };
   changes: SimulatedChange[];
+  /** requests refused when asked that the new policy would let through */
+  allowed: { id: string; requester: string; resources: string[]; actions: string[]; createdAt: string; refusal: string; outcome: string }[];
+  /** how many refused requests were replayed */
+  refusals: number;
 }
 
 type Outcome = 'auto-denied' | 'auto-approved' | 'reviewed';
@@ -72,8 +98,30 @@ const stageText = (s: ApprovalStage) => `${describeStage(s)} (rule ${s.rule})`;
 const stageKey = (s: ApprovalStage) =>
   JSON.stringify([s.count, [...s.groups].sort(), [...s.users].sort(), [...(s.oncall ?? [])].sort(), s.distinct ?? null]);
 
-export function simulate(next: Config, recorded: RecordedRequest[]): Simulation {
-  const summary: Simulation['summary'] = { newlyRefused: 0, nowAuto: 0, nowReviewed: 0, nowAutoDenied: 0, noLongerAutoDenied: 0, durationTooLong: 0, otherApprovers: 0 };
+/** File a request again under the new config, at the time it was asked: the plan, or why not. */
+function fileUnder(
+  next: Config,
+  ask: { requester: string; resources: string[]; actions: string[]; durationSeconds: number | null; createdAt: string; reason: string; ticket: string | null; fields: Record<string, string>; breakGlass: boolean },
+): { ok: true; plan: Plan; durationSeconds: number } | { ok: false; reason: string } {
+  const who = next.identities.get(ask.requester);
+  if (!who || who.disabled) return { ok: false, reason: `${ask.requester} is ${who ? 'disabled' : 'not'} in the new config` };
+  const at = new Date(ask.createdAt);
+  const resources = ask.resources.map((t) => parseResource(t)).filter((p): p is { ok: true; value: Resource } => p.ok).map((p) => p.value);
+  const ev = evaluateRequest(next.policy, who, resources, ask.actions, { breakGlass: ask.breakGlass, onCall: onCallLookup(next.policy.oncall, at) });
+  if (!ev.eligible) return { ok: false, reason: ev.reason };
+  // Fields the new policy no longer asks for would simply not be given.
+  const fields = Object.fromEntries(Object.entries(ask.fields).filter(([k]) => (ev.plan.prompts ?? []).some((p) => p.name === k)));
+  const ticketWrong = ticketProblem(ev.plan, ask.ticket);
+  if (ticketWrong) return { ok: false, reason: `ticket: ${ticketWrong}` };
+  const fieldsWrong = fieldsProblem(ev.plan, fields);
+  if (fieldsWrong) return { ok: false, reason: `fields: ${fieldsWrong}` };
+  const durationSeconds = ask.durationSeconds ?? ev.plan.defaultDurationSeconds;
+  const vars = filingVars(next, { who, resources, actions: ask.actions, durationSeconds, ticket: ask.ticket, reason: ask.reason, fields }, at);
+  return { ok: true, plan: decideAtFiling(next.policy, ev.plan, vars), durationSeconds };
+}
+
+export function simulate(next: Config, recorded: RecordedRequest[], refusedThen: RefusedRequest[] = []): Simulation {
+  const summary: Simulation['summary'] = { newlyRefused: 0, nowAuto: 0, nowReviewed: 0, nowAutoDenied: 0, noLongerAutoDenied: 0, durationTooLong: 0, maxDurationChanged: 0, otherApprovers: 0, nowAllowed: 0 };
   const changes: SimulatedChange[] = [];
   for (const r of recorded) {
     const was = r.plan;
@@ -92,21 +140,10 @@ export function simulate(next: Config, recorded: RecordedRequest[]): Simulation 
       return { eligible: false, auto: null, rules: [], maxDuration: null, reason, automatic: null, stages: [] };
     };
     let after: SimulatedChange['after'];
-    const who = next.identities.get(r.requester);
-    const resources = r.resources.map((t) => parseResource(t)).filter((p): p is { ok: true; value: Resource } => p.ok).map((p) => p.value);
-    const ev = who && !who.disabled
-      ? evaluateRequest(next.policy, who, resources, r.actions, { breakGlass: was.breakGlass === true, onCall: onCallLookup(next.policy.oncall, new Date(r.createdAt)) })
-      : { eligible: false as const, reason: `${r.requester} is ${who ? 'disabled' : 'not'} in the new config` };
-    // Fields the new policy no longer asks for would simply not be given.
-    const fields = ev.eligible ? Object.fromEntries(Object.entries(r.fields).filter(([k]) => (ev.plan.prompts ?? []).some((p) => p.name === k))) : {};
-    const ticketWrong = ev.eligible ? ticketProblem(ev.plan, r.ticket) : undefined;
-    const fieldsWrong = ev.eligible ? fieldsProblem(ev.plan, fields) : undefined;
-    if (!ev.eligible) after = refused(ev.reason);
-    else if (ticketWrong) after = refused(`ticket: ${ticketWrong}`);
-    else if (fieldsWrong) after = refused(`fields: ${fieldsWrong}`);
+    const filed = fileUnder(next, { ...r, breakGlass: was.breakGlass === true });
+    if (!filed.ok) after = refused(filed.reason);
     else {
-      const vars = filingVars(next, { who: who!, resources, actions: r.actions, durationSeconds: r.durationSeconds, ticket: r.ticket, reason: r.reason, fields }, new Date(r.createdAt));
-      const p = decideAtFiling(next.policy, ev.plan, vars);
+      const p = filed.plan;
       after = { eligible: true, auto: p.auto, rules: p.rules, maxDuration: formatDuration(p.maxDurationSeconds), reason: null, automatic: p.automatic ?? null, stages: p.stages.map(stageText) };
       const [then, now] = [outcomeOf(was), outcomeOf(p)];
       if (now === 'auto-denied' && (then !== 'auto-denied' || was.automatic?.rule !== p.automatic?.rule)) {
@@ -134,9 +171,24 @@ export function simulate(next: Config, recorded: RecordedRequest[]): Simulation 
       if (r.durationSeconds > p.maxDurationSeconds) {
         list.push(`asked ${formatDuration(r.durationSeconds)}, more than the new maximum ${formatDuration(p.maxDurationSeconds)}`);
         summary.durationTooLong++;
+      } else if (p.maxDurationSeconds !== was.maxDurationSeconds) {
+        list.push(`could be asked for at most ${formatDuration(p.maxDurationSeconds)} instead of ${formatDuration(was.maxDurationSeconds)}`);
+        summary.maxDurationChanged++;
       }
     }
     if (list.length) changes.push({ id: r.id, requester: r.requester, resources: r.resources, actions: r.actions, createdAt: r.createdAt, state: r.state, before, after, changes: list });
   }
-  return { requests: recorded.length, changed: changes.length, summary, changes };
+  // Refused when asked: would the new policy file them?
+  const allowed: Simulation['allowed'] = [];
+  for (const r of refusedThen) {
+    const filed = fileUnder(next, r);
+    if (!filed.ok) continue;
+    const p = filed.plan;
+    if (filed.durationSeconds > p.maxDurationSeconds || filed.durationSeconds < p.minDurationSeconds) continue;
+    if (outcomeOf(p) === 'auto-denied') continue;
+    const outcome = p.auto ? `auto-approved${byRule(p.automatic)}` : `reviewed: ${p.stages.map(stageText).join('; then ')}`;
+    allowed.push({ id: r.id, requester: r.requester, resources: r.resources, actions: r.actions, createdAt: r.createdAt, refusal: r.refusal, outcome });
+    summary.nowAllowed++;
+  }
+  return { requests: recorded.length, changed: changes.length, summary, changes, allowed, refusals: refusedThen.length };
 }
