@@ -103,6 +103,36 @@ describe('parseConfig errors name file:line:col', () => {
     expect(problems(remind)).toEqual([expect.stringContaining('a request expires after 24h (pending_ttl), before the first reminder')]);
   });
 
+  it('problems in the on-call schedule and in conditions over it name the schedule\'s file:line:col', () => {
+    const config = 'users: { olga: {} }\npolicy:\n  oncall_file: oc.yml\n  automatic:\n    - { name: x, decision: approve, when: "\'olga\' in oncall[\'lead\']" }\n';
+    const schedule = 'rotations:\n  leads:\n    shifts:\n      - { user: olga, from: "2026-11-23T00:00:00Z", too: "2026-11-30T00:00:00Z" }\n';
+    const read = (f: string) => (f.endsWith('oc.yml') ? schedule : '');
+    const p = (() => {
+      try {
+        parseConfig(config, '/etc/ajar/ajar.yaml', { read });
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    })();
+    expect(p).toEqual(['/etc/ajar/oc.yml:4:9: rotations.leads.shifts.0.to: is required', '/etc/ajar/oc.yml:4:53: rotations.leads.shifts.0.too: unknown key "too" (remove it or fix its spelling)']);
+    const fixed = schedule.replace('too:', 'to:');
+    const cel = (() => {
+      try {
+        parseConfig(config, '/etc/ajar/ajar.yaml', { read: (f) => (f.endsWith('oc.yml') ? fixed : '') });
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    })();
+    expect(cel).toEqual([expect.stringMatching(/^\/etc\/ajar\/ajar\.yaml:5:\d+: .*oncall\["lead"\]: unknown on-call rotation; the schedule has leads/)]);
+  });
+
+  it('a regular expression in matches() that cannot compile is refused at load', () => {
+    const bad = `${example}\n`.replace('  rules:\n', '  automatic:\n    - { name: t, decision: approve, when: \'request.ticket.matches("PAY-(")\' }\n  rules:\n');
+    expect(problems(bad)).toEqual([expect.stringContaining('matches("PAY-("): not a valid regular expression')]);
+  });
+
   it('a bad glob is one precise problem, not a cascade', () => {
     const bad = edit(example, 'resources: ["git:payments:release/*"]', 'resources: ["git:payments:release/***"]');
     expect(problems(bad)).toEqual([expect.stringContaining(`ajar.yaml:${lineOf(bad, 'release/***')}:`)]);

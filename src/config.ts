@@ -528,11 +528,16 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
   });
 
   let schedule: Schedule = new Map();
+  // A schedule that did not load has its own problems; conditions are not checked against it.
+  let scheduleBroken = false;
   // The schedule is named relative to the file holding the policy.
   const oncallFile = f.policy.oncall_file ? resolve(dirname(opts.policyFile ?? file), f.policy.oncall_file) : undefined;
   if (oncallFile) {
     const loaded = loadSchedule(oncallFile, (u) => identities.has(u), opts.read);
-    if ('problems' in loaded) problems.push(...loaded.problems);
+    if ('problems' in loaded) {
+      problems.push(...loaded.problems);
+      scheduleBroken = true;
+    }
     else schedule = loaded.schedule;
   }
 
@@ -617,7 +622,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       groups,
       identities,
       checkRotation,
-      rotations: new Set(schedule.keys()),
+      rotations: scheduleBroken ? undefined : new Set(schedule.keys()),
       ttl: { text: ttlText, seconds: ttl.ok ? ttl.value : undefined },
     };
     const approval = loadApproval(r.approval, approvalContext);
@@ -652,7 +657,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
   f.policy.automatic.forEach((a, i) => {
     if (ruleNames.has(a.name)) problems.push(`${at(['policy', 'automatic', i, 'name'])}: rule name "${a.name}" is used twice`);
     ruleNames.add(a.name);
-    const test = compileCondition(a.when, { rotations: new Set(schedule.keys()) });
+    const test = compileCondition(a.when, { rotations: scheduleBroken ? undefined : new Set(schedule.keys()) });
     if (typeof test === 'string') problems.push(`${at(['policy', 'automatic', i, 'when'])}: the condition does not type-check: ${test}`);
     else automatic.push({ name: a.name, decision: a.decision, when: a.when, reason: a.reason ?? null, test });
   });

@@ -33,8 +33,8 @@ export interface LoadContext {
   groups: Map<string, unknown>;
   identities: Map<string, Identity>;
   checkRotation(where: string, rotation: string): void;
-  /** CEL conditions see on-call rotations; these are the known ones */
-  rotations: Set<string>;
+  /** CEL conditions see on-call rotations; these are the known ones (undefined: not checked) */
+  rotations: Set<string> | undefined;
   /** how long a request under the rule waits before it expires */
   ttl: { text: string; seconds: number | undefined };
 }

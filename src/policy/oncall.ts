@@ -1,8 +1,8 @@
 // On-call schedules: who is on call in each rotation at a given time. The
 // schedule is a YAML file of shifts (kept by hand or exported from a paging
 // tool); the policy names rotations in CEL (`oncall`) and in approval stages.
-import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { type LocatedYaml, parseYamlFile, YamlError, zodProblems } from '../located-yaml.js';
 import { type ReadFile, readText } from './policy-file.js';
 
 export interface Shift {
@@ -20,7 +20,7 @@ const fileSchema = z.strictObject({
   ),
 });
 
-/** Load and check a schedule; problems name file:line. */
+/** Load and check a schedule; problems name file:line:col. */
 export function loadSchedule(file: string, knownUser: (name: string) => boolean, read: ReadFile = readText): { schedule: Schedule } | { problems: string[] } {
   let text: string;
   try {
@@ -28,18 +28,21 @@ export function loadSchedule(file: string, knownUser: (name: string) => boolean,
   } catch (e) {
     return { problems: [`${file}: cannot read the on-call schedule (${(e as NodeJS.ErrnoException).code ?? 'error'})`] };
   }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc });
-  if (doc.errors.length) return { problems: doc.errors.map((e) => `${file}:${lc.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`) };
-  const parsed = fileSchema.safeParse(doc.toJS());
-  if (!parsed.success) return { problems: parsed.error.issues.map((i) => `${file}: ${i.path.join('.')}: ${i.message}`) };
+  let doc: LocatedYaml;
+  try {
+    doc = parseYamlFile(text, file);
+  } catch (e) {
+    if (e instanceof YamlError) return { problems: e.problems };
+    throw e;
+  }
+  const parsed = fileSchema.safeParse(doc.raw);
+  if (!parsed.success) return { problems: zodProblems(doc, parsed.error) };
   const problems: string[] = [];
   const schedule: Schedule = new Map();
   for (const [name, r] of Object.entries(parsed.data.rotations)) {
     const shifts: Shift[] = [];
     r.shifts.forEach((s, i) => {
-      const node = doc.getIn(['rotations', name, 'shifts', i], true) as { range?: [number, number, number] } | undefined;
-      const at = `${file}:${node?.range ? lc.linePos(node.range[0]).line : 0}`;
+      const at = doc.at(['rotations', name, 'shifts', i]);
       const from = new Date(s.from);
       const to = new Date(s.to);
       if (!knownUser(s.user)) problems.push(`${at}: unknown user "${s.user}"`);
