@@ -10,6 +10,7 @@ import {
   ACTIONS,
   canonicalResource,
   parseResource,
+  RESOURCE_KINDS,
   type Resource,
   validateAction,
 } from './domain/resource.js';
@@ -23,10 +24,19 @@ import { type LocatedYaml, parseYamlFile as parseLocated, YamlError, zodProblems
 
 const NAME = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'use lower-case letters, digits, ".", "_" and "-" (at most 64)');
 // parseDuration's own message says what is wrong: not a duration, zero, longer than a year.
-const DURATION = z.string().superRefine((s, c) => {
-  const d = parseDuration(s);
-  if (!d.ok) c.addIssue({ code: 'custom', message: d.error });
+const DURATION = z
+  .string()
+  .superRefine((s, c) => {
+    const d = parseDuration(s);
+    if (!d.ok) c.addIssue({ code: 'custom', message: d.error });
+  })
+  .meta({ pattern: '^([0-9]+[smhdw])+$', description: 'a duration: 90s, 30m, 2h, 1h30m, 7d or 2w (at most a year)', examples: ['30m', '2h', '7d'] });
+const RESOURCE = z.string().meta({
+  pattern: `^(${RESOURCE_KINDS.join('|')}):[^:]+(:[^:]+)?$`,
+  description: 'kind:name[:scope], e.g. git:payments:release/*; * stays within one /-separated part, ** crosses them',
+  examples: ['git:payments:release/*', 'hg:billing:stable', 'env:payments:production'],
 });
+const ACTION = z.string().meta({ enum: [...new Set(Object.values(ACTIONS).flat())], description: 'an action of the resources\' kind' });
 const ENV_NAME = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name');
 const LABELS = z.record(z.string(), z.string());
 const REGEX = z.string().refine((p) => {
@@ -57,13 +67,13 @@ const stageSchema = z.strictObject({
   users: z.array(NAME).default([]),
   count: z.number().int().min(1).max(20).default(1),
   /** the approvers of this stage must differ in this attribute (e.g. team), or with `group` each come from a different group or user named */
-  distinct: z.string().min(1).optional(),
+  distinct: z.string().min(1).optional().meta({ description: 'approvers differ in this attribute (e.g. team); "group": each from a different group or user of the stage' }),
   /** whoever is on call in these rotations (policy.oncall_file) may approve */
   oncall: z.array(z.string()).default([]),
   /** the stage applies only when this CEL condition holds when the request is filed */
-  when: z.string().min(1).max(4000).optional(),
+  when: z.string().min(1).max(4000).optional().meta({ description: 'a CEL condition: the stage applies only when it holds when the request is filed' }),
   /** no decision within `after` of the stage starting: these approvers may decide too; a list for tiers one after another */
-  escalate: z.union([ESCALATION, z.array(ESCALATION).min(1).max(5)]).optional(),
+  escalate: z.union([ESCALATION, z.array(ESCALATION).min(1).max(5)]).optional().meta({ description: 'undecided after `after`, these approvers may decide too; a list of tiers, each later than the one before' }),
   /** while the stage is undecided, remind its approvers this often (notifications) */
   remind_every: DURATION.optional(),
 });
@@ -87,21 +97,21 @@ const ruleSchema = z.strictObject({
     oncall: z.array(z.string()).default([]),
   }),
   /** block rules always win over allow rules */
-  effect: z.enum(['allow', 'block']).default('allow'),
-  resources: z.array(z.string()).min(1),
-  actions: z.array(z.string()).min(1),
-  max_duration: DURATION.optional(),
-  default_duration: DURATION.optional(),
-  min_duration: DURATION.optional(),
-  max_uses: z.number().int().min(1).optional(),
-  pending_ttl: DURATION.optional(),
+  effect: z.enum(['allow', 'block']).default('allow').meta({ description: 'block rules always win over allow rules' }),
+  resources: z.array(RESOURCE).min(1),
+  actions: z.array(ACTION).min(1),
+  max_duration: DURATION.optional().meta({ description: 'the longest grant this rule gives (required on allow rules)' }),
+  default_duration: DURATION.optional().meta({ description: 'what a request gets when it names no duration (default: max_duration)' }),
+  min_duration: DURATION.optional().meta({ description: 'the shortest grant that may be asked for' }),
+  max_uses: z.number().int().min(1).optional().meta({ description: 'the grant ends after this many uses (a push, a deploy), or at its end' }),
+  pending_ttl: DURATION.optional().meta({ description: 'how long a request under this rule waits for a decision before it expires (default: policy.pending_ttl)' }),
   ticket: z
     .strictObject({
       required: z.boolean().default(true),
       pattern: REGEX.optional(),
     })
     .optional(),
-  approval: approvalSchema.optional(),
+  approval: approvalSchema.optional().meta({ description: 'auto, one stage of approvers, or { stages: [...] } approved in order' }),
   /** typed justification: named fields the requester must fill in (e.g. an incident id) */
   prompts: z
     .array(
@@ -117,9 +127,9 @@ const ruleSchema = z.strictObject({
   /** how often and how far a grant under this rule may be extended */
   extensions: z.strictObject({ max: z.number().int().min(0).max(100).optional(), max_total_duration: DURATION.optional() }).optional(),
   /** emergency access: only when asked for with --break-glass; grants at once; reviewed afterwards */
-  break_glass: z.boolean().default(false),
+  break_glass: z.boolean().default(false).meta({ description: 'emergency access: only with --break-glass; granted at once for at most 4h, flagged and reviewed afterwards' }),
   /** a Git or Mercurial operation this rule could allow, when denied, files the request itself */
-  request_on_deny: z.boolean().default(false),
+  request_on_deny: z.boolean().default(false).meta({ description: 'a denied git/hg operation this rule could allow files the request itself' }),
 });
 
 const fileSchema = z.strictObject({

@@ -84,5 +84,12 @@ describe('config validation', () => {
     expect(rule.required).toEqual(expect.arrayContaining(['name', 'who', 'resources', 'actions']));
     expect(rule.properties.effect.enum).toEqual(['allow', 'block']);
     expect(rule.additionalProperties).toBe(false);
+    // Editors can flag a bad duration or action, and show what a field means.
+    expect(new RegExp(rule.properties.max_duration.pattern).test('1h30m')).toBe(true);
+    expect(new RegExp(rule.properties.max_duration.pattern).test('1 hour')).toBe(false);
+    expect(rule.properties.max_duration.description).toContain('longest grant');
+    expect(rule.properties.actions.items.enum).toEqual(expect.arrayContaining(['push', 'force-push', 'publish', 'deploy']));
+    const tests = JSON.parse((await run(process.execPath, [CLI, 'policy', 'schema', '--tests'], process.env)).stdout);
+    expect(tests.properties.tests.items.properties.expect.properties).toHaveProperty('ticket_accepted');
   });
 });

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, configJsonSchema, loadConfigFile } from '../config.js';
 import { referencedFiles } from '../policy/policy-file.js';
-import { runPolicyTestFile, type TestOutcome } from '../policy/policy-test.js';
+import { policyTestJsonSchema, runPolicyTestFile, type TestOutcome } from '../policy/policy-test.js';
 import { formatDuration } from '../domain/duration.js';
 import type { FilingExplanation } from '../policy/explain.js';
 import { parseFields } from './access.js';
@@ -111,8 +111,10 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
     .command('schema')
     .description('print the JSON Schema of the config file (policy included), for editor completion')
     .option('--policy-file', 'the schema of a policy file (policy_file: in the config) instead')
-    .action((o: { policyFile?: boolean }) => {
-      process.stdout.write(`${JSON.stringify(configJsonSchema(o.policyFile ? 'policy' : 'config'), null, 2)}\n`);
+    .option('--tests', 'the schema of a policy test file (ajar policy test) instead')
+    .action((o: { policyFile?: boolean; tests?: boolean }) => {
+      const schema = o.tests ? policyTestJsonSchema() : configJsonSchema(o.policyFile ? 'policy' : 'config');
+      process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
     });
   policy
     .command('test <files...>')

@@ -61,6 +61,11 @@ const fileSchema = z.strictObject({
   tests: z.array(testSchema).min(1),
 });
 
+/** JSON Schema of a policy test file, for editor completion (`ajar policy schema --tests`). */
+export function policyTestJsonSchema(): Record<string, unknown> {
+  return { ...(z.toJSONSchema(fileSchema, { io: 'input' }) as Record<string, unknown>), title: 'Ajar policy tests (ajar policy test FILE)' };
+}
+
 export interface TestOutcome {
   name: string;
   line: number;
