@@ -62,7 +62,8 @@ async function sweepOnce() {
   await ajar.stop();
 }
 
-describe('request.escalated', () => {
+// Each restart of the embedded database takes seconds, and these cases restart many times.
+describe('request.escalated', { timeout: 300_000 }, () => {
   it('the sweep writes it once per stage when the stage\'s time passes, and never again across restarts', async () => {
     const t0 = ajar.now().getTime();
     const r = await ajar.json(['request', '-r', 'hg:billing:stable', '-a', 'push', '--reason', 'stable fix'], { as: 'alice' });
@@ -134,7 +135,7 @@ describe('request.escalated', () => {
   });
 });
 
-describe('escalation tiers', () => {
+describe('escalation tiers', { timeout: 300_000 }, () => {
   const tiered = `${readFileSync(EXAMPLE_CONFIG, 'utf8').replace(
     '      approval: { groups: [leads], count: 1 }\n',
     '      approval:\n        groups: [leads]\n        escalate:\n          - { after: 1h, groups: [security] }\n          - { after: 3h, users: [dave] }\n',
