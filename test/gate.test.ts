@@ -53,7 +53,7 @@ describe('ajar gate', () => {
     expect(again.code).toBe(1);
     const checks = await a.json(['audit', '--local', '--type', 'access.checked', '--user', 'deployer']);
     expect(checks.filter((e: any) => e.outcome === 'allow')).toHaveLength(1);
-    expect(checks.find((e: any) => e.outcome === 'allow').details).toEqual({ artifact: SHA });
+    expect(checks.find((e: any) => e.outcome === 'allow').details).toEqual({ artifact: SHA, policyVersion: expect.stringMatching(/^[0-9a-f]{16}$/) });
   });
 
   it('an approval bound to a build allows that build only, never a later one', async () => {
