@@ -39,7 +39,7 @@ export async function sendWebhook(ctx: AppContext, d: Delivery): Promise<void> {
       'webhook-signature': signWebhook(secret, d.id, ts, body),
     },
     body,
-  });
+  }, { signal: d.signal });
   await res.body?.cancel();
   if (res.status < 200 || res.status >= 300) throw statusError(label, res);
 }
