@@ -97,8 +97,8 @@ describe('the outbox', () => {
 
   it('a receiver that never answers holds up neither the other deliveries nor the fan-out', async () => {
     hook.answer = (endpoint, j) => (endpoint === '/slow' && reasonOf(j).startsWith('stuck') ? 'hold' : 200);
-    for (let i = 0; i < 6; i++) await file(`stuck ${i}`);
-    // One endpoint gets at most four of the sends in flight; the other two wait their turn.
+    for (let i = 0; i < 5; i++) await file(`stuck ${i}`);
+    // One endpoint gets at most four of the sends in flight; the fifth waits its turn.
     await eventually('four held', () => hook.held.length === 4);
     const t0 = Date.now();
     const free = await file('free');
@@ -108,13 +108,13 @@ describe('the outbox', () => {
     expect(Date.now() - t0).toBeLessThan(6000);
     expect(hook.held).toHaveLength(4);
     expect((await ajar.json(['outbox'])).undelivered).toBe(0);
-    expect((await deliveries('pending')).filter((d) => d.channel === 'webhook:slow')).toHaveLength(3);
+    expect((await deliveries('pending')).filter((d) => d.channel === 'webhook:slow')).toHaveLength(2);
     hook.answer = () => 200;
     hook.release(200);
     // Any that timed out meanwhile are retried after their backoff.
     await settled();
     ajar.advance(60);
-    await eventually('the stuck ones delivered too', async () => (await deliveries('all')).filter((d) => d.channel === 'webhook:slow' && d.state === 'delivered').length === 2 + 7);
+    await eventually('the stuck ones delivered too', async () => (await deliveries('all')).filter((d) => d.channel === 'webhook:slow').every((d) => d.state === 'delivered'));
   });
 
   it('only the holder of a claim writes its outcome: a send that outlived its lease cannot undo the send that took over', async () => {
