@@ -13,6 +13,9 @@ let ajar: Ajar;
 /** Ajar processes of later describe blocks, for the final check of their logs */
 const others: Ajar[] = [];
 
+/** Slack members both setups have: the requesters and the leads. */
+const PEOPLE = { 'alice@example.com': 'U0ALICE', 'bob@example.com': 'U0BOB', 'frank@example.com': 'U0FRANK', 'erin@example.com': 'U0ERIN' };
+
 /** Rules both Slack setups share: two leads, and a release that reminds after 5m and escalates to security after 6m. */
 function slackRules(rules: any[]) {
   rules.push({ name: 'two-leads', who: { groups: ['eng'] }, resources: ['git:payments:hotfix/*'], actions: ['push'], default_duration: '1h', max_duration: '1h', approval: { groups: ['leads'], count: 2 } });
@@ -23,11 +26,8 @@ beforeAll(async () => {
   slack = await startFakeSlack({
     token: TOKEN,
     users: {
-      'alice@example.com': 'U0ALICE',
-      'bob@example.com': 'U0BOB',
+      ...PEOPLE,
       'carol@example.com': 'U0CAROL',
-      'frank@example.com': 'U0FRANK',
-      'erin@example.com': 'U0ERIN',
       // Someone who typed gina's address into their Slack profile without confirming it.
       'gina@example.com': { id: 'U0GINA', confirmed: false },
       // In the workspace, but no one Ajar knows.
@@ -271,10 +271,11 @@ describe('Slack', () => {
 
   it('a decision taken while the posts are on their way still reaches every message: no stale buttons', async () => {
     await quiet();
+    await ajar.token('bob'); // ready beforehand: the approval must land while the posts are on their way
     slack.delayNext('chat.postMessage', 4000, 3);
     const r = await ajar.json(['request', '-r', 'git:payments:release/4.1', '-a', 'push', '--reason', 'release 4.1'], { as: 'alice' });
     await eventually('the three posts sent, not answered yet', () => slack.calls.filter((c) => c.method === 'chat.postMessage' && JSON.stringify(c.args.blocks ?? '').includes(r.id)).length === 3);
-    await ajar.json(['approve', r.id], { as: 'bob' });
+    expect((await ajar.api('POST', `/v1/requests/${r.id}/approve`, { as: 'bob', body: {} })).status).toBe(200);
     expect(messagesAbout(r.id).filter(hasButtons)).toEqual([]); // still on their way
     const about = () => messagesAbout(r.id).filter((m) => m.channel !== 'D0ALICE');
     await eventually('all three show the decision', () => about().length === 3 && about().every((m) => !hasButtons(m) && JSON.stringify(m.blocks).includes('Approved by bob')));
@@ -288,10 +289,7 @@ describe('Slack without direct messages', () => {
     slackB = await startFakeSlack({
       token: TOKEN,
       users: {
-        'alice@example.com': 'U0ALICE',
-        'bob@example.com': 'U0BOB',
-        'frank@example.com': 'U0FRANK',
-        'erin@example.com': 'U0ERIN',
+        ...PEOPLE,
         'gina@example.com': { id: 'U0GINA', confirmed: false },
         'hal@example.com': { id: 'U0HAL', deleted: true },
         'ivy@example.com': { id: 'U0IVY', bot: true },

@@ -46,7 +46,7 @@ export type Senders = Record<string, Sender>;
 
 const LEASE_SECONDS = 120;
 /** Every send is cut off after this long (wall time), half the lease: a live process never loses its lease mid-send. */
-export const SEND_BUDGET_MS = 60_000;
+const SEND_BUDGET_MS = 60_000;
 /** Sends in flight in one process, and at most this many for one channel (one webhook endpoint, Slack, email, Jira). */
 const MAX_IN_FLIGHT = 16;
 const MAX_IN_FLIGHT_PER_CHANNEL = 4;
