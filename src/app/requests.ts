@@ -165,9 +165,9 @@ export async function createRequest(
     remind_at: plan.auto || automatic ? null : (nextReminder(plan.stages, [], now, now)?.at ?? null),
   };
   // A required ticket must exist in Jira (when Jira is configured): asked before anything is written.
-  if (plan.ticket.required && input.ticket) await verifyTicket(ctx, input.ticket);
+  const ticketVerified = plan.ticket.required && input.ticket ? await verifyTicket(ctx, input.ticket) : false;
   await inTransaction(ctx, async (tx) => {
-    await tx.insertInto('access_requests').values(row).execute();
+    await tx.insertInto('access_requests').values({ ...row, ticket_verified: ticketVerified }).execute();
     const events: AuditInput[] = [
       {
         type: extendsGrant ? 'grant.extension_requested' : 'request.created',

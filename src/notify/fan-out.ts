@@ -63,8 +63,12 @@ export async function planDeliveries(ctx: AppContext, tx: Transaction<DB>, e: Au
       if (s.directMessages) for (const a of approvers) out.push({ channel: 'slack', target: `user:${a.name}`, payload: { op: 'post', requestId: r.id, ...(note ? { note } : {}) } });
       else if (note && e.type !== 'request.created') for (const c of s.channels) out.push({ channel: 'slack', target: `channel:${c}`, payload: { op: 'post', requestId: r.id, note } });
     }
-    if (r && ['request.reviewed', 'request.approved', 'request.denied', 'request.expired', 'request.cancelled'].includes(e.type)) {
-      out.push({ channel: 'slack', target: 'messages', payload: { op: 'update', requestId: r.id } });
+    // Every message about the request shows what happened, each updated on its own. One
+    // approval of several that a later event has since decided needs no update of its own.
+    const update = ['request.approved', 'request.denied', 'request.expired', 'request.cancelled'].includes(e.type) || (e.type === 'request.reviewed' && r?.state === 'pending');
+    if (r && update) {
+      const messages = await tx.selectFrom('slack_messages').select(['channel', 'ts']).where('request_id', '=', r.id).execute();
+      for (const m of messages) out.push({ channel: 'slack', target: `message:${m.channel}:${m.ts}`, payload: { op: 'update', requestId: r.id } });
     }
     if (requester && s.directMessages) out.push({ channel: 'slack', target: `user:${requester.name}`, payload: { op: 'post', requestId: r!.id, note: TOLD_REQUESTER[e.type]! } });
     if (e.type === 'breakglass.used') {
@@ -86,7 +90,9 @@ export async function planDeliveries(ctx: AppContext, tx: Transaction<DB>, e: Au
   }
 
   const pt = publicType(e.type, e.details);
-  if (n.jira?.comment && r?.ticket && e.grantId) {
+  // Only a ticket Jira confirmed at filing gets comments: anything else in the ticket
+  // field (another tracker's id, free text) is not a Jira issue to write to.
+  if (n.jira?.comment && r?.ticket && r.ticket_verified && e.grantId) {
     const ended = ['grant.expired', 'grant.revoked', 'grant.released', 'grant.consumed'].includes(e.type);
     if (pt === 'grant.activated' || ended) {
       // A scheduled grant's activation (from the sweep) carries no end: read it from the grant.

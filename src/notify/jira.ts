@@ -18,10 +18,13 @@ function authHeader(j: JiraConfig): string {
   return j.email ? `Basic ${Buffer.from(`${j.email}:${token}`).toString('base64')}` : `Bearer ${token}`;
 }
 
-/** Is this ticket a Jira issue in an allowed status? Throws the refusal (or unavailable) as an AppError. */
-export async function verifyTicket(ctx: AppContext, key: string): Promise<void> {
+/**
+ * Is this ticket a Jira issue in an allowed status? True when Jira said so, false
+ * when no Jira is configured; throws the refusal (or unavailable) as an AppError.
+ */
+export async function verifyTicket(ctx: AppContext, key: string): Promise<boolean> {
   const j = ctx.config.notify.jira;
-  if (!j) return;
+  if (!j) return false;
   if (!ISSUE_KEY.test(key)) throw new AppError('invalid_argument', `ticket: "${key}" is not a Jira issue key (like PAY-123)`, { field: 'ticket' });
   let auth: string;
   try {
@@ -48,6 +51,7 @@ export async function verifyTicket(ctx: AppContext, key: string): Promise<void> 
   if (j.statuses && !j.statuses.some((s) => s.toLowerCase() === status!.toLowerCase())) {
     throw new AppError('invalid_argument', `ticket: ${key} is "${status}" in Jira; it must be ${j.statuses.map((s) => `"${s}"`).join(' or ')}`, { field: 'ticket' });
   }
+  return true;
 }
 
 export async function sendJiraComment(ctx: AppContext, d: Delivery): Promise<void> {
@@ -55,11 +59,12 @@ export async function sendJiraComment(ctx: AppContext, d: Delivery): Promise<voi
   if (!j) throw new DeliveryError('jira is no longer configured', true);
   if (!ISSUE_KEY.test(d.target)) throw new DeliveryError(`jira: "${d.target}" is not an issue key`, true);
   const label = `jira comment on ${d.target}`;
-  const res = await call(label, `${j.url}/rest/api/2/issue/${encodeURIComponent(d.target)}/comment`, {
-    method: 'POST',
-    headers: { authorization: authHeader(j), 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ body: d.payload.body }),
-  });
+  const res = await call(
+    label,
+    `${j.url}/rest/api/2/issue/${encodeURIComponent(d.target)}/comment`,
+    { method: 'POST', headers: { authorization: authHeader(j), 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ body: d.payload.body }) },
+    { signal: d.signal },
+  );
   await res.body?.cancel();
   if (!res.ok) throw statusError(label, res);
 }

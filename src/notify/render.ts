@@ -45,24 +45,40 @@ export function requestText(r: RequestDto, opts: { note?: string | undefined; ur
   return lines.join('\n');
 }
 
-const mrkdwn = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const mrkdwn = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Slack's limits, in characters: a text object (a section's text, a context element) and each of a section's fields. */
+export const TEXT_LIMIT = 3000;
+export const FIELD_LIMIT = 2000;
+
+/**
+ * Escaped mrkdwn cut to `max` characters with "…", never inside an entity (&amp;)
+ * or a surrogate pair: Slack refuses a longer text (invalid_blocks) and the message
+ * would never reach the approvers. The full text stays in Ajar and in the email.
+ */
+export function fit(escaped: string, max: number): string {
+  if (escaped.length <= max) return escaped;
+  return `${escaped.slice(0, max - 1).replace(/[\uD800-\uDBFF]$/, '').replace(/&[a-z]*$/, '')}…`;
+}
+
+const field = (label: string, value: string) => ({ type: 'mrkdwn', text: fit(`*${label}*\n${value}`, FIELD_LIMIT) });
 
 /** A Block Kit message; Approve / Deny buttons while the request is pending. */
 export function requestBlocks(r: RequestDto, note?: string): unknown[] {
   const fields = [
-    { type: 'mrkdwn', text: `*Who*\n${mrkdwn(r.requester)}` },
-    { type: 'mrkdwn', text: `*For*\n${r.duration}${r.maxUses ? `, ${r.maxUses} use(s)` : ''}` },
-    { type: 'mrkdwn', text: `*What*\n${mrkdwn(r.actions.join(', '))} on ${r.resources.map((x) => `\`${mrkdwn(x)}\``).join(', ')}` },
-    { type: 'mrkdwn', text: `*Rule*\n${mrkdwn(r.rules.join(', '))}` },
-    ...(r.ticket ? [{ type: 'mrkdwn', text: `*Ticket*\n${mrkdwn(r.ticket)}` }] : []),
-    { type: 'mrkdwn', text: `*Approvals*\n${mrkdwn(progress(r))}` },
+    field('Who', mrkdwn(r.requester)),
+    field('For', `${r.duration}${r.maxUses ? `, ${r.maxUses} use(s)` : ''}`),
+    field('What', `${mrkdwn(r.actions.join(', '))} on ${r.resources.map((x) => `\`${mrkdwn(x)}\``).join(', ')}`),
+    field('Rule', mrkdwn(r.rules.join(', '))),
+    ...(r.ticket ? [field('Ticket', mrkdwn(r.ticket))] : []),
+    field('Approvals', mrkdwn(progress(r))),
   ];
   const blocks: unknown[] = [
-    ...(note ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(note) }] }] : []),
-    { type: 'section', text: { type: 'mrkdwn', text: `*Access request* \`${r.id}\`\n*Why:* ${mrkdwn(r.reason)}` }, fields },
+    ...(note ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: fit(mrkdwn(note), TEXT_LIMIT) }] }] : []),
+    { type: 'section', text: { type: 'mrkdwn', text: fit(`*Access request* \`${r.id}\`\n*Why:* ${mrkdwn(r.reason)}`, TEXT_LIMIT) }, fields },
   ];
   const o = outcome(r);
-  if (o) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${mrkdwn(o)}*` } });
+  if (o) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${fit(mrkdwn(o), TEXT_LIMIT - 2)}*` } });
   else {
     blocks.push({
       type: 'actions',

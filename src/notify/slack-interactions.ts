@@ -9,6 +9,7 @@ import { type Actor, type AppContext, activeIdentity, sha256 } from '../app/cont
 import { reviewRequest } from '../app/requests.js';
 import { AppError } from '../domain/errors.js';
 import { DeliveryError } from './delivery-error.js';
+import { withoutUrls } from './http.js';
 import { denyModal } from './render.js';
 import { identityOfSlackUser, slackApi } from './slack.js';
 
@@ -23,6 +24,25 @@ export function verifySlackSignature(secret: string, timestamp: string | undefin
   const expected = Buffer.from(`v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`);
   if (!timingSafeEqual(expected, Buffer.from(signature))) return 'the signature does not match';
   return undefined;
+}
+
+/** How long a dialog waits for the Slack user lookup: Slack wants its answer within 3 seconds. */
+const LOOKUP_WINDOW_MS = 1500;
+
+async function actorOf(ctx: AppContext, slackUser: string): Promise<Actor | undefined> {
+  const name = await identityOfSlackUser(ctx, slackUser);
+  const identity = name ? await activeIdentity(ctx, ctx.db, name) : undefined;
+  return identity ? { ...identity, via: 'slack' } : undefined;
+}
+
+/** `p`, or 'late' once `ms` have passed (p goes on and its result is kept for later). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<'late'>((ok) => (timer = setTimeout(() => ok('late'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const refuse = (status: 400 | 401 | 404, message: string): InteractionAnswer => ({ status, body: { error: { code: status === 401 ? 'unauthenticated' : status === 404 ? 'not_found' : 'invalid_argument', message } } });
@@ -74,21 +94,27 @@ export async function handleSlackInteraction(ctx: AppContext, headers: { timesta
     return refuse(400, 'not a Slack interaction payload (a form field `payload` holding JSON with type and user)');
   }
   const slackUser: string = payload.user.id;
-  const name = await identityOfSlackUser(ctx, slackUser);
-  const identity = name ? await activeIdentity(ctx, ctx.db, name) : undefined;
-  const actor: Actor | undefined = identity ? { ...identity, via: 'slack' } : undefined;
+  // Who pressed: looked up once, possibly through users.info (a network call).
+  const lookup = actorOf(ctx, slackUser).catch((e) => {
+    ctx.log.warn({ problem: withoutUrls(String(e)) }, 'could not look up a Slack user');
+    return undefined;
+  });
+  const unknown = async (requestId: string) => {
+    ctx.log.warn({ slackUser }, 'a Slack user with no Ajar identity pressed a button');
+    await tell(ctx, slackUser, `Ajar does not know your Slack account, so it cannot take your decision on ${requestId}. Ask an Ajar admin to add your email (or slack id) to your user in the config.`);
+    return { status: 200 as const, body: {} };
+  };
 
   if (payload.type === 'block_actions') {
     const action = Array.isArray(payload.actions) ? payload.actions[0] : undefined;
     const requestId = typeof action?.value === 'string' ? action.value : '';
     if (!['ajar_approve', 'ajar_deny'].includes(action?.action_id) || !/^req_[A-Za-z0-9]{1,40}$/.test(requestId)) return refuse(400, 'not an Ajar button');
-    if (!actor) {
-      ctx.log.warn({ slackUser }, 'a Slack user with no Ajar identity pressed a button');
-      await tell(ctx, slackUser, `Ajar does not know your Slack account, so it cannot take your decision on ${requestId}. Ask an Ajar admin to add your email (or slack id) to your user in the config.`);
-      return { status: 200, body: {} };
-    }
     if (action.action_id === 'ajar_deny') {
       if (typeof payload.trigger_id !== 'string') return refuse(400, 'a deny needs a trigger_id');
+      // Slack's trigger_id works for 3 seconds: a slow lookup must not use them up. If
+      // it is still running, open the dialog anyway; the submission settles who denies.
+      const who = await within(lookup, LOOKUP_WINDOW_MS);
+      if (who === undefined) return unknown(requestId);
       try {
         await slackApi(ctx, 'views.open', { trigger_id: payload.trigger_id, view: denyModal(requestId, { channel: payload.channel?.id, ts: payload.message?.ts }) });
       } catch (e) {
@@ -97,6 +123,8 @@ export async function handleSlackInteraction(ctx: AppContext, headers: { timesta
       }
       return { status: 200, body: {} };
     }
+    const actor = await lookup;
+    if (!actor) return unknown(requestId);
     try {
       const { request } = await reviewRequest(ctx, actor, requestId, 'approve', 'approved in Slack');
       ctx.log.info({ request: requestId, reviewer: actor.name, state: request.state }, 'approved in Slack');
@@ -118,6 +146,8 @@ export async function handleSlackInteraction(ctx: AppContext, headers: { timesta
     if (!/^req_[A-Za-z0-9]{1,40}$/.test(requestId)) return refuse(400, 'not an Ajar deny dialog');
     const reason = String(payload.view.state?.values?.reason?.reason?.value ?? '').trim();
     const errors = (text: string) => ({ status: 200 as const, body: { response_action: 'errors', errors: { reason: text } } });
+    const actor = await within(lookup, LOOKUP_WINDOW_MS);
+    if (actor === 'late') return errors('Ajar is still looking up your Slack account; submit again in a moment.');
     if (!actor) return errors('Ajar does not know your Slack account; ask an Ajar admin to add your email or slack id to your user.');
     if (!reason) return errors('Say why you deny the request.');
     try {

@@ -29,17 +29,14 @@ export async function sendWebhook(ctx: AppContext, d: Delivery): Promise<void> {
   // The receiver checks this against its own clock: the wall clock, not Ajar's decision clock.
   const ts = Math.floor(Date.now() / 1000);
   const body: string = d.payload.body;
-  const res = await call(label, url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': 'Ajar-Webhooks/1',
-      'webhook-id': d.id,
-      'webhook-timestamp': String(ts),
-      'webhook-signature': signWebhook(secret, d.id, ts, body),
-    },
-    body,
-  });
+  const headers = {
+    'content-type': 'application/json',
+    'user-agent': 'Ajar-Webhooks/1',
+    'webhook-id': d.id,
+    'webhook-timestamp': String(ts),
+    'webhook-signature': signWebhook(secret, d.id, ts, body),
+  };
+  const res = await call(label, url, { method: 'POST', headers, body }, { signal: d.signal });
   await res.body?.cancel();
   if (res.status < 200 || res.status >= 300) throw statusError(label, res);
 }

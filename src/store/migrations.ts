@@ -302,6 +302,30 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0030_notify_reliability': {
+    async up(db) {
+      await sql`
+        -- The claim's token: only the process that holds a delivery's claim writes its
+        -- outcome, so a late writer whose lease ran out cannot undo another's result.
+        alter table deliveries add column lease_token text;
+        -- Reminders and escalations post more Slack messages to the same DM or channel:
+        -- one row per message (with the note it was posted with), each updated in place.
+        alter table slack_messages drop constraint slack_messages_pkey;
+        alter table slack_messages add primary key (request_id, channel, ts);
+        alter table slack_messages add column note text;
+        -- An outbox row that cannot be fanned out is retried with backoff, then set
+        -- aside as failed (shown by "ajar outbox"), instead of holding back the rest.
+        alter table outbox add column attempts integer not null default 0;
+        alter table outbox add column last_error text;
+        alter table outbox add column retry_at timestamptz;
+        alter table outbox add column failed_at timestamptz;
+        drop index outbox_pending;
+        create index outbox_pending on outbox (created_at) where fanned_out_at is null and failed_at is null;
+        -- Jira gets comments only on a ticket it confirmed when the request was filed.
+        alter table access_requests add column ticket_verified boolean not null default false;
+      `.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

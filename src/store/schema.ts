@@ -49,6 +49,8 @@ export interface AccessRequestTable {
   /** the next reminder of a pending request (policy remind_every), null when none */
   remind_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   reminders: Generated<number>;
+  /** Jira confirmed the ticket when the request was filed: only then does it get comments */
+  ticket_verified: Generated<boolean>;
 }
 
 export interface RequestReviewTable {
@@ -147,6 +149,11 @@ export interface OutboxTable {
   event_type: string;
   created_at: Ts;
   fanned_out_at: Ts | null;
+  /** failed fan-out attempts, the last error, when to try again; failed_at: given up (shown by `ajar outbox`) */
+  attempts: Generated<number>;
+  last_error: string | null;
+  retry_at: Ts | null;
+  failed_at: Ts | null;
 }
 
 export interface DeliveryTable {
@@ -162,6 +169,8 @@ export interface DeliveryTable {
   attempts: Generated<number>;
   next_attempt_at: Ts;
   lease_until: Ts | null;
+  /** the token of the claim that holds the lease: only its holder writes the outcome */
+  lease_token: string | null;
   last_error: string | null;
   created_at: Ts;
   delivered_at: Ts | null;
@@ -172,6 +181,8 @@ export interface SlackMessageTable {
   channel: string;
   ts: string;
   kind: string;
+  /** the note the message was posted with (reminder, escalation), kept when it is updated */
+  note: string | null;
 }
 
 export interface SlackUserTable {

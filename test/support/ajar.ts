@@ -36,6 +36,8 @@ export interface Ajar {
   sql(text: string, params?: unknown[]): Promise<any[]>;
   serverLog(): string;
   signal(sig: NodeJS.Signals): void;
+  /** kill -9 the server (no shutdown at all) and wait until it is gone */
+  crash(): Promise<void>;
 }
 
 let counter = 0;
@@ -165,7 +167,7 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
       port = Number(new URL(url).port);
     },
     async stop() {
-      if (!proc || proc.exitCode !== null) return;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
       const p = proc;
       await new Promise<void>((ok) => {
         p.once('exit', () => ok());
@@ -198,6 +200,15 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
     serverLog: () => log,
     signal: (sig) => {
       proc?.kill(sig);
+    },
+    async crash() {
+      const p = proc;
+      proc = undefined;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
+      await new Promise<void>((ok) => {
+        p.once('exit', () => ok());
+        p.kill('SIGKILL');
+      });
     },
   };
   await ajar.start();

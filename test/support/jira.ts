@@ -12,6 +12,9 @@ export interface FakeJira {
   requests: { method: string; path: string; query: string; auth: string | undefined; body: unknown }[];
   /** make the next `times` requests (any path) fail with that HTTP status, or never answer ('hang') */
   failNext(how: number | 'hang', times?: number): void;
+  /** stop listening (connections are refused, as for a Jira that is down), and listen again on the same port */
+  down(): Promise<void>;
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -96,7 +99,6 @@ export async function startFakeJira(opts: { token: string; email?: string; issue
   }
 
   const server = createServer((req, res) => {
-    const { port } = server.address() as { port: number };
     handle(req, `http://127.0.0.1:${port}`).then(
       (r) => {
         if (r === 'hang') return; // no answer; close() destroys the socket
@@ -108,6 +110,11 @@ export async function startFakeJira(opts: { token: string; email?: string; issue
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const { port } = server.address() as { port: number };
+  const stop = () =>
+    new Promise<void>((done) => {
+      server.close(() => done());
+      server.closeAllConnections();
+    });
   return {
     url: `http://127.0.0.1:${port}`,
     issues,
@@ -115,10 +122,8 @@ export async function startFakeJira(opts: { token: string; email?: string; issue
     failNext(how, times = 1) {
       failures.push({ how, left: times });
     },
-    close: () =>
-      new Promise<void>((done) => {
-        server.close(() => done());
-        server.closeAllConnections();
-      }),
+    down: stop,
+    up: () => new Promise<void>((done) => server.listen(port, '127.0.0.1', done)),
+    close: () => (server.listening ? stop() : Promise.resolve()),
   };
 }

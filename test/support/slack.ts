@@ -4,7 +4,11 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 
-export interface SlackCall { method: string; auth: string | undefined; args: Record<string, unknown>; at: number }
+export interface SlackCall { method: string; auth: string | undefined; contentType: string; args: Record<string, unknown>; at: number }
+/** A workspace member: `confirmed` (is_email_confirmed), `deleted` and `bot` (is_bot) as Slack reports them; defaults true, false, false. */
+export interface SlackMember { id: string; confirmed?: boolean; deleted?: boolean; bot?: boolean }
+/** How a call fails: an HTTP status (429 carries Retry-After, 1 unless given), 'hang' (never answers), or a Slack error string (HTTP 200 {ok:false,error}) */
+export type SlackFailure = number | 'hang' | string | { status: number; retryAfter: string };
 export interface SlackMessage { channel: string; ts: string; text: string; blocks: unknown[]; updates: number }
 export interface FakeSlack {
   /** e.g. http://127.0.0.1:PORT/api (Ajar calls `${apiUrl}/chat.postMessage`) */
@@ -13,9 +17,11 @@ export interface FakeSlack {
   /** every message posted, updated in place by chat.update */
   messages: SlackMessage[];
   views: { trigger_id: string; view: any }[];
-  /** make the next `times` calls of `method` fail: an HTTP status (e.g. 500, 429 with Retry-After: 1), 'hang' (never answers, for timeouts), or a Slack error string (HTTP 200 {ok:false,error}) */
-  failNext(method: string, how: number | 'hang' | string, times?: number): void;
-  /** a trigger_id that views.open will accept (once; real trigger ids are single-use) */
+  /** make the next `times` calls of `method` fail (see SlackFailure) */
+  failNext(method: string, how: SlackFailure, times?: number): void;
+  /** answer the next `times` calls of `method` normally, but only after `ms` */
+  delayNext(method: string, ms: number, times?: number): void;
+  /** a trigger_id that views.open will accept once, within 3 seconds (as on Slack) */
   issueTriggerId(): string;
   close(): Promise<void>;
 }
@@ -34,15 +40,33 @@ export function interactionBody(payload: unknown): string {
 const JSON_FIELDS = ['blocks', 'attachments', 'view', 'metadata'];
 
 type Reply = { status: number; body: Record<string, unknown> | string; headers?: Record<string, string> } | 'hang';
+// Slack's read methods take form-encoded (or query) arguments only; a JSON body is not
+// read at all ("This method does not currently accept application/json"), so the
+// method sees no arguments.
+const FORM_ONLY = new Set(['users.lookupByEmail', 'users.info']);
+const TRIGGER_TTL_MS = 3000;
 const ok = (body: Record<string, unknown> = {}): Reply => ({ status: 200, body: { ok: true, ...body } });
 const err = (error: string): Reply => ({ status: 200, body: { ok: false, error } });
 
-export async function startFakeSlack(opts: { token: string; users: Record<string, string> /* email -> Slack user id, e.g. U0ALICE */ }): Promise<FakeSlack> {
+export async function startFakeSlack(opts: { token: string; users: Record<string, string | SlackMember> /* email -> Slack user id (e.g. U0ALICE) or member */ }): Promise<FakeSlack> {
   const calls: SlackCall[] = [];
   const messages: SlackMessage[] = [];
   const views: { trigger_id: string; view: any }[] = [];
-  const failures = new Map<string, { how: number | string; left: number }[]>();
-  const triggers = new Set<string>();
+  const failures = new Map<string, { how: SlackFailure; left: number }[]>();
+  const delays = new Map<string, { ms: number; left: number }[]>();
+  const triggers = new Map<string, number>(); // trigger_id -> issued at
+  const members = Object.entries(opts.users).map(([email, m]) => ({ email, ...(typeof m === 'string' ? { id: m } : m) }));
+  // The user object of users.info and users.lookupByEmail (the fields Ajar reads, as Slack names them).
+  const userObject = (m: (typeof members)[number]) => ({
+    id: m.id,
+    team_id: 'T0AJAR',
+    name: m.email.split('@')[0],
+    deleted: m.deleted ?? false,
+    is_bot: m.bot ?? false,
+    is_app_user: false,
+    is_email_confirmed: m.confirmed ?? true,
+    profile: { email: m.email, real_name: m.email.split('@')[0] },
+  });
   let lastTs = 0; // microseconds; message ts values strictly increase
   let seq = 0;
 
@@ -55,7 +79,7 @@ export async function startFakeSlack(opts: { token: string; users: Record<string
   // means the DM with that user. Unknown users have no DM: channel_not_found.
   function resolveChannel(channel: string): string | undefined {
     if (/^[CGD][A-Z0-9]+$/.test(channel)) return channel;
-    if (/^[UW][A-Z0-9]+$/.test(channel)) return Object.values(opts.users).includes(channel) ? 'D' + channel.slice(1) : undefined;
+    if (/^[UW][A-Z0-9]+$/.test(channel)) return members.some((m) => m.id === channel && !m.deleted) ? 'D' + channel.slice(1) : undefined;
     return 'C' + channel.replace(/^#/, '').toUpperCase();
   }
 
@@ -91,7 +115,10 @@ export async function startFakeSlack(opts: { token: string; users: Record<string
     },
     'views.open'(a) {
       const trigger = typeof a.trigger_id === 'string' ? a.trigger_id : '';
-      if (!triggers.delete(trigger)) return err('invalid_trigger_id');
+      const issued = triggers.get(trigger);
+      if (issued === undefined) return err('invalid_trigger_id');
+      triggers.delete(trigger);
+      if (Date.now() - issued > TRIGGER_TTL_MS) return err('expired_trigger_id');
       const view = a.view as { type?: unknown } | undefined;
       if (!view || typeof view !== 'object' || Array.isArray(view) || view.type !== 'modal') return err('invalid_arguments');
       views.push({ trigger_id: trigger, view });
@@ -99,16 +126,16 @@ export async function startFakeSlack(opts: { token: string; users: Record<string
     },
     'users.lookupByEmail'(a) {
       if (typeof a.email !== 'string' || !a.email) return err('invalid_arguments');
-      const id = Object.entries(opts.users).find(([e]) => e.toLowerCase() === (a.email as string).toLowerCase())?.[1];
-      if (!id) return err('users_not_found');
-      return ok({ user: { id, name: (a.email as string).split('@')[0], profile: { email: a.email } } });
+      const m = members.find((x) => x.email.toLowerCase() === (a.email as string).toLowerCase());
+      if (!m) return err('users_not_found');
+      return ok({ user: userObject(m) });
     },
     // users.info: the profile's email is there when the app has the users:read.email scope.
     'users.info'(a) {
       if (typeof a.user !== 'string' || !a.user) return err('invalid_arguments');
-      const email = Object.entries(opts.users).find(([, id]) => id === a.user)?.[0];
-      if (!email) return err('user_not_found');
-      return ok({ user: { id: a.user, name: email.split('@')[0], profile: { email } } });
+      const m = members.find((x) => x.id === a.user);
+      if (!m) return err('user_not_found');
+      return ok({ user: userObject(m) });
     },
   };
 
@@ -131,8 +158,8 @@ export async function startFakeSlack(opts: { token: string; users: Record<string
         if (!type.includes('charset')) warning = 'missing_charset'; // Slack answers, with a warning
         try {
           const v = JSON.parse(raw);
-          if (v && typeof v === 'object' && !Array.isArray(v)) args = { ...args, ...v };
-          else parseError = 'invalid_json';
+          if (!v || typeof v !== 'object' || Array.isArray(v)) parseError = 'invalid_json';
+          else if (!FORM_ONLY.has(method)) args = { ...args, ...v };
         } catch {
           parseError = 'invalid_json';
         }
@@ -151,16 +178,23 @@ export async function startFakeSlack(opts: { token: string; users: Record<string
     // Form-encoded calls may carry the token as a `token` field instead of the header.
     const formToken = type.startsWith('application/x-www-form-urlencoded') && typeof args.token === 'string' ? args.token : undefined;
     delete args.token;
-    calls.push({ method, auth, args, at: Date.now() });
+    calls.push({ method, auth, contentType: type, args, at: Date.now() });
 
     const queue = failures.get(method);
     const fail = queue?.[0];
     if (fail) {
       if (--fail.left <= 0) queue!.shift();
-      if (fail.how === 'hang') return 'hang';
-      if (typeof fail.how === 'string') return err(fail.how);
-      if (fail.how === 429) return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': '1' } };
-      return { status: fail.how, body: STATUS_CODES[fail.how] ?? 'Error' };
+      const how = fail.how;
+      if (how === 'hang') return 'hang';
+      if (typeof how === 'string') return err(how);
+      const status = typeof how === 'number' ? how : how.status;
+      if (status === 429) return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': typeof how === 'number' ? '1' : how.retryAfter } };
+      return { status, body: STATUS_CODES[status] ?? 'Error' };
+    }
+    const delay = delays.get(method)?.[0];
+    if (delay) {
+      if (--delay.left <= 0) delays.get(method)!.shift();
+      await new Promise((r) => setTimeout(r, delay.ms));
     }
     const impl = methods[method];
     if (!impl) return err('unknown_method');
@@ -196,10 +230,15 @@ export async function startFakeSlack(opts: { token: string; users: Record<string
       queue.push({ how, left: times });
       failures.set(method, queue);
     },
+    delayNext(method, ms, times = 1) {
+      const queue = delays.get(method) ?? [];
+      queue.push({ ms, left: times });
+      delays.set(method, queue);
+    },
     issueTriggerId() {
       // the shape of a real one: '<digits>.<digits>.<hex>'
       const id = `${Date.now()}.${++seq}.${createHmac('sha256', 'trigger').update(String(seq)).digest('hex').slice(0, 32)}`;
-      triggers.add(id);
+      triggers.set(id, Date.now());
       return id;
     },
     close: () =>
