@@ -31,7 +31,8 @@ export interface Ajar {
   advance(seconds: number): void;
   now(): Date;
   stop(): Promise<void>;
-  start(): Promise<void>;
+  /** start again; `serverEnv` adds to (or replaces) the server's environment from now on */
+  start(serverEnv?: Record<string, string>): Promise<void>;
   /** SQL straight on the database (PostgreSQL only while the server runs) */
   sql(text: string, params?: unknown[]): Promise<any[]>;
   serverLog(): string;
@@ -135,7 +136,8 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
     now() {
       return new Date(readFileSync(clockFile, 'utf8').trim());
     },
-    async start() {
+    async start(serverEnv) {
+      if (serverEnv) opts = { ...opts, serverEnv: { ...opts.serverEnv, ...serverEnv } };
       // Outside the kernel's ephemeral range (32768–60999 here): a port Ajar got from
       // listen(0) can be taken, while it is stopped, as the local port of some outgoing
       // connection (a pooled PostgreSQL client), and the restart on it would fail.
