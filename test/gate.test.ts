@@ -24,7 +24,14 @@ async function pendingRequest(): Promise<any> {
 }
 
 beforeAll(async () => {
-  a = await startAjar();
+  // The example policy, with production deploys bound to a build.
+  a = await startAjar({
+    config: gitConfig((doc) => {
+      const rules = policyRules(doc);
+      rules.find((r: any) => r.name === 'production-deploy').require_artifact = true;
+      doc.setIn(['policy', 'rules'], rules);
+    }),
+  });
 });
 afterAll(() => a?.stop());
 
@@ -240,6 +247,18 @@ describe('ajar gate', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('ajar gate: refused: this identity may not ask for deploy on env:payments:production');
     expect((await a.json(['requests', '--review'], { as: 'bob' })).filter((x: any) => x.requester === 'dave')).toEqual([]);
+  });
+
+  it('a rule with require_artifact refuses a request that names no build', async () => {
+    const pending = async () => (await a.json(['requests', '--review'], { as: 'bob' })).filter((x: any) => x.requester === 'deployer').map((x: any) => x.id);
+    const before = await pending();
+    const bare = await a.cli(['request', '--resource', 'env:payments:production', '--action', 'deploy', '--reason', 'whatever is on main'], { as: 'deployer' });
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('artifact: rule production-deploy requires the request to be bound to one build (a commit id or image digest)');
+    const g = await gate(['--no-artifact', '--wait', '1m'], github);
+    expect(g.code).toBe(2);
+    expect(g.stderr).toContain('rule production-deploy requires the request to be bound to one build');
+    expect(await pending()).toEqual(before);
   });
 
   it('bad input gets a clear error', async () => {
