@@ -121,6 +121,22 @@ describe('SSH certificates', () => {
     expect(revoked).toMatchObject({ grantId: g.grantId, requestId: g.id, action: 'login', reason: 'the grant was revoked', details: { kind: 'ssh-certificate' } });
   });
 
+  it('a one-use grant is used up by its certificate (audited with its request), and the certificate lives to the window\'s end', async () => {
+    const key = join(dir, 'grace');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const g = await a.json(['request', '--resource', 'ssh:web-prod', '--action', 'login', '--duration', '1h', '--uses', '1', '--reason', 'INC-5'], { as: 'erin' });
+    const c = await a.json(['ssh-cert', '--target', 'ssh:web-prod', '--pubkey', `${key}.pub`], { as: 'erin' });
+    expect(c.grantId).toBe(g.grantId);
+    const consumed = (await a.json(['audit', '--local', '--type', 'grant.consumed', '--user', 'erin'])).find((e: any) => e.grantId === g.grantId);
+    expect(consumed).toMatchObject({ requestId: g.id, action: 'login', details: { uses: 1 } });
+    expect((await a.cli(['ssh-cert', '--target', 'ssh:web-prod', '--pubkey', `${key}.pub`], { as: 'erin' })).code).not.toBe(0);
+    // Used up is not revoked: the KRL does not list it, and it logs in.
+    const res = await fetch(`${a.url}/v1/ssh/krl`);
+    writeFileSync(krl, Buffer.from(await res.arrayBuffer()));
+    const r = await login(`${key}-cert.pub`, key);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
   it('refuses what is not a public key, and targets without a CA configuration', async () => {
     await a.json(['request', '--resource', 'ssh:web-prod', '--action', 'login', '--duration', '1h', '--reason', 'x'], { as: 'alice' });
     const bad = await a.api('POST', '/v1/credentials/ssh', { as: 'alice', body: { target: 'ssh:web-prod', public_key: '-----BEGIN OPENSSH PRIVATE KEY-----' } });
