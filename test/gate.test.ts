@@ -144,13 +144,13 @@ describe('ajar gate', () => {
       const c = await pendingRequest();
       await a.json(['cancel', c.id], { as: 'deployer' });
       const rc = await cancelled;
-      expect(rc.code).toBe(1);
+      expect(rc.code, rc.stderr).toBe(1);
       expect(rc.stderr).toContain(`refused: request ${c.id} was cancelled`);
       const expiring = gate(['--artifact', SHA, '--wait', '48h', '--poll', '0.1']);
       const e = await pendingRequest();
       a.advance(25 * 3600); // past the policy's pending_ttl (24h)
       const re = await expiring;
-      expect(re.code).toBe(1);
+      expect(re.code, re.stderr).toBe(1);
       expect(re.stderr).toContain(`refused: request ${e.id} was expired`);
       // Written down now, so the clock set back does not revive it for the tests after this one.
       await a.cli(['cancel', e.id], { as: 'deployer' });

@@ -13,6 +13,8 @@ const HEARTBEAT_S = 60;
 const MAX_BACKOFF_S = 30;
 
 export interface WaitOptions {
+  /** when the gate began to wait (before it filed the request), on Ajar's clock */
+  since: Date;
   waitSeconds: number;
   /** --wait as given, for messages */
   waitText: string;
@@ -30,12 +32,13 @@ const transient = (e: unknown) => e instanceof CliError && (e.apiCode === undefi
 
 export async function waitForAccess(c: Client, req: RequestDto, o: WaitOptions): Promise<number> {
   const clock = clockFromEnv();
-  const start = clock.now().getTime();
+  const start = o.since.getTime();
   const deadline = start + o.waitSeconds * 1000;
   const say = (line: string) => process.stderr.write(`ajar gate: ${line}\n`);
   let r = req;
   let usable = false;
   let last = '';
+  // Measured from the start of the wait: the first heartbeat comes a minute after it, however long filing took.
   let lastSaid = start;
   for (;;) {
     if (r.state === 'denied' || r.state === 'cancelled' || r.state === 'expired') {
@@ -53,11 +56,11 @@ export async function waitForAccess(c: Client, req: RequestDto, o: WaitOptions):
     const now = clock.now().getTime();
     const progress = r.approvals.map((s) => `${s.have} of ${s.count} from ${[...s.groups, ...s.users].join(', ')}`).join('; ');
     const line = `waiting for approval${progress ? `: ${progress}` : ''}`;
-    if (line !== last || now - lastSaid >= HEARTBEAT_S * 1000) {
-      say(line !== last ? line : `still waiting (${formatDuration((now - start) / 1000)} elapsed, ${formatDuration(Math.max(0, deadline - now) / 1000)} left) for request ${r.id}${progress ? `: ${progress}` : ''}`);
-      last = line;
+    if (now - lastSaid >= HEARTBEAT_S * 1000) {
+      say(`still waiting (${formatDuration((now - start) / 1000)} elapsed, ${formatDuration(Math.max(0, deadline - now) / 1000)} left) for request ${r.id}${progress ? `: ${progress}` : ''}`);
       lastSaid = now;
-    }
+    } else if (line !== last) say(line);
+    last = line;
     if (now >= deadline) {
       say(`refused: no decision within ${o.waitText}; request ${r.id} is still pending`);
       return 1;

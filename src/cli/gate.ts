@@ -10,6 +10,7 @@ import { looksLikeJwt } from '../app/workloads.js';
 import { sameArtifact } from '../domain/artifact.js';
 import { shellWord } from '../domain/decide.js';
 import { parseDuration } from '../domain/duration.js';
+import { clockFromEnv } from '../main.js';
 import { canonicalResource, parseResource } from '../domain/resource.js';
 import { callJson, CliError, type Client, type GlobalOptions, remoteClient, remoteSettings } from './client.js';
 import { waitForAccess } from './gate-wait.js';
@@ -99,6 +100,8 @@ async function gate(c: Client, o: Record<string, any>, wait: number | undefined)
     process.stderr.write(`ajar gate: refused: ${why} (or run the gate with --wait 30m)\n`);
     return 1;
   }
+  // The wait starts now, before asking: --wait 10m is ten minutes from here, on Ajar's clock.
+  const since = clockFromEnv().now();
   const actions: string[] = o.withSecrets ? [o.action, 'read-secrets'] : [o.action];
   let req = await pendingTwin(c, me, o.resource, actions, artifact);
   if (req) process.stderr.write(`ajar gate: request ${req.id} for this deploy is already pending (filed ${req.createdAt}); waiting on it\n`);
@@ -124,6 +127,7 @@ async function gate(c: Client, o: Record<string, any>, wait: number | undefined)
     process.stderr.write(`ajar gate: filed request ${req.id} for ${o.action} on ${o.resource}${artifact ? ` (bound to ${artifact})` : ''}\n`);
   }
   return waitForAccess(c, req, {
+    since,
     waitSeconds: wait,
     waitText: o.wait,
     pollSeconds: o.poll,

@@ -1,7 +1,7 @@
 // Runs the real `ajar` CLI and a real `ajar serve` process on a clone of the
 // migrated template database (PGlite or PostgreSQL, per AJAR_TEST_DB).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -128,7 +128,9 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
       return { status: res.status, body, text };
     },
     setClock(iso) {
-      writeFileSync(clockFile, new Date(iso).toISOString());
+      // Written aside and renamed into place: a server or CLI reading it meanwhile never sees it empty.
+      writeFileSync(`${clockFile}.new`, new Date(iso).toISOString());
+      renameSync(`${clockFile}.new`, clockFile);
     },
     advance(seconds) {
       ajar.setClock(new Date(ajar.now().getTime() + seconds * 1000));
