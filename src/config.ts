@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './domain/duration.js';
 import { globMatch } from './domain/glob.js';
+import { claimsProblem, insecureUrlProblem, issuerKind } from './domain/workload-claims.js';
 import {
   ACTIONS,
   canonicalResource,
@@ -38,6 +39,10 @@ const RESOURCE = z.string().meta({
 });
 const ACTION = z.string().meta({ enum: [...new Set(Object.values(ACTIONS).flat())], description: 'an action of the resources\' kind' });
 const ENV_NAME = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name');
+const SECURE_URL = z.url().superRefine((u, c) => {
+  const problem = insecureUrlProblem(u);
+  if (problem) c.addIssue({ code: 'custom', message: problem });
+});
 const LABELS = z.record(z.string(), z.string());
 const REGEX = z.string().refine((p) => {
   try {
@@ -130,6 +135,8 @@ const ruleSchema = z.strictObject({
   break_glass: z.boolean().default(false).meta({ description: 'emergency access: only with --break-glass; granted at once for at most 4h, flagged and reviewed afterwards' }),
   /** a Git or Mercurial operation this rule could allow, when denied, files the request itself */
   request_on_deny: z.boolean().default(false).meta({ description: 'a denied git/hg operation this rule could allow files the request itself' }),
+  /** requests must be bound to one build (--artifact: a commit id or image digest) */
+  require_artifact: z.boolean().default(false).meta({ description: 'requests must be bound to one build (--artifact: a commit id or image digest)' }),
 });
 
 const fileSchema = z.strictObject({
@@ -169,8 +176,9 @@ const fileSchema = z.strictObject({
     })
     .default({ pending_ttl: '24h', timezone: 'UTC', rules: [], automatic: [] }),
   workers: z
-    .strictObject({ sweep_interval: DURATION.default('5s'), notify_interval: DURATION.default('1s') })
-    .default({ sweep_interval: '5s', notify_interval: '1s' }),
+    // 1s: a grant's end takes effect on its credentials (roles dropped, sessions killed) within about 2 s.
+    .strictObject({ sweep_interval: DURATION.default('1s'), notify_interval: DURATION.default('1s') })
+    .default({ sweep_interval: '1s', notify_interval: '1s' }),
   git: z
     .strictObject({
       /** bare repositories served at /git/<name>.git: <root>/<name>.git, relative to this file */
@@ -210,6 +218,10 @@ const fileSchema = z.strictObject({
           signing_key_file: z.string().min(1),
           /** the iss claim; default: server.public_url, else "ajar" */
           issuer: z.string().min(1).optional(),
+          /** a token lives this long, or until the grant's end if sooner; ask again for a new one */
+          ttl: DURATION.default('15m'),
+          /** keys signed with before a rotation: still published in the JWKS, never signing */
+          previous_key_files: z.array(z.string().min(1)).default([]),
         })
         .optional(),
     })
@@ -219,6 +231,8 @@ const fileSchema = z.strictObject({
     .strictObject({
       /** an environment variable holding the key: 32 random bytes, base64 (openssl rand -base64 32) */
       key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
+      /** rotated-out keys, to unseal only until `ajar secret reseal` has sealed everything with key_env */
+      old_key_envs: z.array(ENV_NAME).default([]),
     })
     .optional(),
   /** CI jobs that prove who they are with an OIDC token signed by a configured issuer */
@@ -228,11 +242,15 @@ const fileSchema = z.strictObject({
         .record(
           NAME,
           z.strictObject({
-            issuer: z.url(),
-            /** default: <issuer>/.well-known/jwks */
-            jwks_url: z.url().optional(),
+            issuer: SECURE_URL,
+            /** default: the jwks_uri of <issuer>/.well-known/openid-configuration (OIDC discovery) */
+            jwks_url: SECURE_URL.optional(),
             /** the audience the CI puts in the token for Ajar, e.g. Ajar's URL */
             audience: z.string().min(1),
+            /** tokens issued longer ago than this are refused (iat) */
+            max_age: DURATION.default('1h'),
+            /** github or gitlab: a workload must name its repository or project; default: from the issuer URL */
+            type: z.enum(['github', 'gitlab', 'other']).optional(),
           }),
         )
         .default({}),
@@ -354,12 +372,12 @@ export interface Config {
   /** root: absolute path of the served repositories, when Ajar serves Git */
   git: { root: string | undefined; hookAccounts: string[] };
   workloads: { issuers: Map<string, WorkloadIssuer>; identities: WorkloadIdentity[] };
-  secrets: { keyEnv: string } | undefined;
+  secrets: { keyEnv: string; oldKeyEnvs: string[] } | undefined;
   /** postgres: target name (postgres:<name>) → how to mint its roles */
   credentials: {
     postgres: Map<string, PostgresTarget>;
     ssh: { caKeyFile: string; targets: Map<string, { principals: string[] | null }> } | undefined;
-    tokens: { signingKeyFile: string; issuer: string } | undefined;
+    tokens: { signingKeyFile: string; issuer: string; ttlSeconds: number; previousKeyFiles: string[] } | undefined;
   };
   /** root: absolute path of the served Mercurial repositories, when Ajar serves them */
   hg: { root: string | undefined; hookAccounts: string[]; python: string | undefined };
@@ -377,8 +395,10 @@ export interface NotifyConfig {
 export interface WorkloadIssuer {
   name: string;
   issuer: string;
-  jwksUrl: string;
+  /** undefined: discovered from the issuer's openid-configuration */
+  jwksUrl: string | undefined;
   audience: string;
+  maxAgeSeconds: number;
 }
 
 export interface PostgresTarget {
@@ -511,6 +531,9 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       if (!groups.has(g)) problems.push(`${at(['workloads', 'identities', name, 'groups', i])}: unknown group "${g}"; add it under groups:`);
     });
     // Workloads are never admins: a pipeline does not run Ajar.
+    const issuer = f.workloads.issuers[w.issuer];
+    const claimsWrong = issuer ? claimsProblem(issuerKind(issuer.issuer, issuer.type), w.claims) : undefined;
+    if (claimsWrong) problems.push(`${at(['workloads', 'identities', name, 'claims'])}: ${claimsWrong}`);
     identities.set(name, { name, kind: 'workload', groups: w.groups, attributes: {}, disabled: false, admin: false });
     workloadIdentities.push({ name, issuer: w.issuer, claims: w.claims });
   }
@@ -579,6 +602,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     const min = r.min_duration ? parseDuration(r.min_duration) : undefined;
     if (max.ok && def.ok && def.value > max.value) problems.push(`${here('default_duration')}: default_duration is longer than max_duration`);
     if (block && r.request_on_deny) problems.push(`${here('request_on_deny')}: a block rule only refuses; it files no requests`);
+    if (block && r.require_artifact) problems.push(`${here('require_artifact')}: a block rule only refuses; it has no requests to bind`);
     if (block && r.extensions) problems.push(`${here('extensions')}: a block rule has no extensions`);
     const totalCap = r.extensions?.max_total_duration ? parseDuration(r.extensions.max_total_duration) : undefined;
     if (totalCap?.ok && max.ok && totalCap.value < max.value) problems.push(`${here('extensions', 'max_total_duration')}: shorter than max_duration`);
@@ -652,6 +676,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
       approval,
       breakGlass: r.break_glass,
       ...(r.request_on_deny ? { requestOnDeny: true } : {}),
+      ...(r.require_artifact ? { requireArtifact: true } : {}),
       prompts: r.prompts.map((p) => ({ name: p.name, description: p.description ?? null, pattern: p.pattern ?? null, required: p.required })),
       extensions: {
         max: r.extensions?.max ?? null,
@@ -691,7 +716,7 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
     resources,
     policy: { pendingTtlSeconds: ttl.ok ? ttl.value : 86400, timezone: f.policy.timezone, rules, automatic, oncall: schedule, oncallFile },
     policyFile: opts.policyFile,
-    workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 5, notifyIntervalSeconds: notifyEvery.ok ? notifyEvery.value : 1 },
+    workers: { sweepIntervalSeconds: sweep.ok ? sweep.value : 1, notifyIntervalSeconds: notifyEvery.ok ? notifyEvery.value : 1 },
     notify: {
       slack: n.slack
         ? { tokenEnv: n.slack.token_env, signingSecretEnv: n.slack.signing_secret_env, apiUrl: n.slack.api_url.replace(/\/+$/, ''), channels: n.slack.channels, directMessages: n.slack.direct_messages }
@@ -712,13 +737,18 @@ function build(f: FileConfig, file: string, at: (path: (string | number)[]) => s
           }
         : undefined,
       tokens: f.credentials.tokens
-        ? { signingKeyFile: resolve(dirname(file), f.credentials.tokens.signing_key_file), issuer: f.credentials.tokens.issuer ?? f.server.public_url ?? 'ajar' }
+        ? {
+            signingKeyFile: resolve(dirname(file), f.credentials.tokens.signing_key_file),
+            issuer: f.credentials.tokens.issuer ?? f.server.public_url ?? 'ajar',
+            ttlSeconds: (parseDuration(f.credentials.tokens.ttl) as { ok: true; value: number }).value,
+            previousKeyFiles: f.credentials.tokens.previous_key_files.map((k) => resolve(dirname(file), k)),
+          }
         : undefined,
     },
-    secrets: f.secrets ? { keyEnv: f.secrets.key_env } : undefined,
+    secrets: f.secrets ? { keyEnv: f.secrets.key_env, oldKeyEnvs: f.secrets.old_key_envs } : undefined,
     workloads: {
       issuers: new Map(
-        Object.entries(f.workloads.issuers).map(([name, i]) => [name, { name, issuer: i.issuer, jwksUrl: i.jwks_url ?? `${i.issuer.replace(/\/+$/, '')}/.well-known/jwks`, audience: i.audience }]),
+        Object.entries(f.workloads.issuers).map(([name, i]) => [name, { name, issuer: i.issuer, jwksUrl: i.jwks_url, audience: i.audience, maxAgeSeconds: (parseDuration(i.max_age) as { ok: true; value: number }).value }]),
       ),
       identities: workloadIdentities,
     },

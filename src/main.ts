@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { createAdaptorServer, getRequestListener } from '@hono/node-server';
 import { type AppContext, localAdmin, policyVersion } from './app/context.js';
 import { watchConfig } from './app/reload.js';
+import { secretsKeyProblems } from './app/secrets.js';
 import { startSweeper } from './app/sweep.js';
 import { SENDERS } from './notify/senders.js';
 import { startOutboxWorker } from './notify/outbox.js';
@@ -75,7 +76,7 @@ export interface RunningServer {
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const log = createLogger();
   const config = loadConfigFile(opts.configFile);
-  const notifyMissing = notifyEnvProblems(config, process.env);
+  const notifyMissing = [...notifyEnvProblems(config, process.env), ...secretsKeyProblems(config, process.env)];
   if (notifyMissing.length) throw new ConfigError(notifyMissing);
   if (config.git.root) mkdirSync(config.git.root, { recursive: true, mode: 0o750 });
   if (config.hg.root) mkdirSync(config.hg.root, { recursive: true, mode: 0o750 });

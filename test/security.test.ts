@@ -78,6 +78,7 @@ describe('every API route', () => {
       ['POST', '/v1/tokens', { user: 'alice' }],
       ['POST', '/v1/users/bob/disable', {}],
       ['POST', '/v1/grants/revoke', { resource: 'git:payments' }],
+      ['POST', '/v1/secrets/reseal', {}],
     ] as const) {
       const r = await ajar.api(method, path, { token: tokens.alice, ...(body ? { body } : {}) });
       expect(r.status, `${method} ${path}`).toBe(403);

@@ -10,6 +10,7 @@ import type { DB } from '../store/schema.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, activeIdentity, inTransaction, requireAdmin } from './context.js';
 import { createRequest, jsonList } from './requests.js';
+import { workloadArtifactProblem } from './workloads.js';
 import { type GrantDto, type GrantRow, grantDto, grantView } from './views.js';
 
 export const OPEN: GrantState[] = ['scheduled', 'active'];
@@ -155,6 +156,8 @@ export interface CheckInput {
   consume?: boolean | undefined;
   /** the commit or image digest about to be used (deploys) */
   artifact?: string | undefined;
+  /** the pipeline asking (run URL, commit, actor), for the audit log */
+  context?: Record<string, string> | undefined;
 }
 
 export type CheckResult = Decision & { subject: string; action: string; resource: string; at: string };
@@ -176,23 +179,29 @@ export async function check(ctx: AppContext, actor: Actor, input: CheckInput): P
   return inTransaction(ctx, async (tx) => {
     const who = await activeIdentity(ctx, tx, input.subject);
     let decision: Decision;
+    let requestId: string | null = null;
     const events: AuditInput[] = [];
+    const wrongBuild = input.subject === actor.name ? workloadArtifactProblem(actor, input.artifact) : undefined;
     if (!who) {
       decision = { allow: false, reason: `no active grant for ${input.action} on ${resource}`, request: requestCommand(input.action, p.value) };
+    } else if (wrongBuild) {
+      decision = { allow: false, reason: wrongBuild, request: requestCommand(input.action, p.value) };
     } else {
       let q = tx.selectFrom('grants').selectAll().where('subject', '=', input.subject).where('state', 'in', OPEN).where('ends_at', '>', now);
       if (input.consume) q = q.forUpdate();
       const rows = await q.execute();
       decision = decide(rows.map(grantView), { subject: input.subject, action: input.action, resource: p.value, artifact: input.artifact }, now);
       const d = decision;
-      if (d.allow && input.consume && d.usesLeft !== null) {
-        const uses = rows.find((r) => r.id === d.grantId)!.uses + 1;
-        const consumed = d.usesLeft <= 1;
-        await tx.updateTable('grants').set({ uses, ...(consumed ? { state: 'consumed', ended_at: now, ended_by: 'ajar', end_reason: 'all uses consumed' } : {}) }).where('id', '=', d.grantId).execute();
-        decision = { ...d, usesLeft: d.usesLeft - 1 };
-        if (consumed) events.push({ type: 'grant.consumed', actor: 'ajar', subject: input.subject, grantId: d.grantId, resource, action: input.action });
+      if (d.allow) {
+        const g = rows.find((r) => r.id === d.grantId)!;
+        requestId = g.request_id;
+        if (input.consume && d.usesLeft !== null) {
+          events.push(...(await countUse(tx, g, now, resource, input.action)));
+          decision = { ...d, usesLeft: d.usesLeft - 1 };
+        }
       }
     }
+    const details = { ...(input.artifact ? { artifact: input.artifact } : {}), ...(input.context ? { pipeline: input.context } : {}) };
     events.unshift({
       type: 'access.checked',
       actor: actor.name,
@@ -200,9 +209,10 @@ export async function check(ctx: AppContext, actor: Actor, input: CheckInput): P
       resource,
       action: input.action,
       grantId: decision.allow ? decision.grantId : null,
+      requestId,
       outcome: decision.allow ? 'allow' : 'deny',
       reason: decision.allow ? null : decision.reason,
-      details: { ...(input.artifact ? { artifact: input.artifact } : {}), policyVersion: ctx.policyVersion },
+      details: { ...details, policyVersion: ctx.policyVersion },
     });
     await appendAudit(tx, now, events);
     return { ...decision, subject: input.subject, action: input.action, resource, at: now.toISOString() };
@@ -238,27 +248,34 @@ export async function closeBreakGlassReview(ctx: AppContext, actor: Actor, id: s
   return grantDto(g, now);
 }
 
+/** Count one use of a use-bound grant (its row locked); the last one ends it, audited as grant.consumed. */
+async function countUse(tx: Transaction<DB>, g: GrantRow, now: Date, resource: string, action: string): Promise<AuditInput[]> {
+  if (g.max_uses === null) return [];
+  const uses = g.uses + 1;
+  const consumed = uses >= g.max_uses;
+  await tx.updateTable('grants').set({ uses, ...(consumed ? { state: 'consumed', ended_at: now, ended_by: 'ajar', end_reason: 'all uses consumed' } : {}) }).where('id', '=', g.id).execute();
+  return consumed ? [{ type: 'grant.consumed', actor: 'ajar', subject: g.subject, grantId: g.id, requestId: g.request_id, resource, action, details: { uses } }] : [];
+}
+
 /**
  * Inside a transaction: the caller's active grant for ACTION on RESOURCE, its row
  * locked (a revoke waits for the credential being minted, then finds it), or a
- * refusal that says how to ask. With `consume`, one use of a use-bound grant is counted.
+ * refusal that says how to ask. With `consume`, one use of a use-bound grant is
+ * counted; the events to append with the caller's (grant.consumed on the last use).
  */
 export async function requireGrant(
   tx: Transaction<DB>,
-  subject: string,
+  actor: Actor,
   action: string,
   resource: Resource,
   now: Date,
   opts: { consume?: boolean; artifact?: string | undefined } = {},
-): Promise<GrantRow> {
-  const rows = await tx.selectFrom('grants').selectAll().where('subject', '=', subject).where('state', 'in', OPEN).where('ends_at', '>', now).orderBy('id').forUpdate().execute();
-  const d = decide(rows.map(grantView), { subject, action, resource, artifact: opts.artifact }, now);
+): Promise<{ grant: GrantRow; events: AuditInput[] }> {
+  const wrongBuild = workloadArtifactProblem(actor, opts.artifact);
+  if (wrongBuild) throw new AppError('permission_denied', wrongBuild);
+  const rows = await tx.selectFrom('grants').selectAll().where('subject', '=', actor.name).where('state', 'in', OPEN).where('ends_at', '>', now).orderBy('id').forUpdate().execute();
+  const d = decide(rows.map(grantView), { subject: actor.name, action, resource, artifact: opts.artifact }, now);
   if (!d.allow) throw new AppError('permission_denied', `${d.reason}; ask with: ${requestCommand(action, resource)}`);
-  const g = rows.find((r) => r.id === d.grantId)!;
-  if (opts.consume && g.max_uses !== null) {
-    const uses = g.uses + 1;
-    const consumed = uses >= g.max_uses;
-    await tx.updateTable('grants').set({ uses, ...(consumed ? { state: 'consumed', ended_at: now, ended_by: 'ajar', end_reason: 'all uses consumed' } : {}) }).where('id', '=', g.id).execute();
-  }
-  return g;
+  const grant = rows.find((r) => r.id === d.grantId)!;
+  return { grant, events: opts.consume ? await countUse(tx, grant, now, canonicalResource(resource), action) : [] };
 }

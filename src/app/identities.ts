@@ -5,7 +5,7 @@ import { AppError, badInput, notFound } from '../domain/errors.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, inTransaction, newId, requireAdmin, sha256 } from './context.js';
 import { revokeAllOf } from './grants.js';
-import { authenticateWorkload, looksLikeJwt } from './workloads.js';
+import { authenticateWorkload, looksLikeJwt, sessionActor } from './workloads.js';
 
 const TOKEN_PREFIX = 'ajar_';
 const MAX_TTL_S = 366 * 86400;
@@ -18,10 +18,12 @@ export async function authenticate(ctx: AppContext, secret: string): Promise<Act
   const row = await ctx.db
     .selectFrom('api_tokens')
     .leftJoin('identity_state', 'identity_state.name', 'api_tokens.subject')
-    .select(['api_tokens.subject', 'api_tokens.expires_at', 'api_tokens.revoked_at', 'identity_state.disabled_at'])
+    .select(['api_tokens.subject', 'api_tokens.expires_at', 'api_tokens.revoked_at', 'api_tokens.claims', 'identity_state.disabled_at'])
     .where('api_tokens.secret_hash', '=', sha256(secret))
     .executeTakeFirst();
   if (!row || row.revoked_at || row.disabled_at || new Date(row.expires_at) <= now) return undefined;
+  // A workload's session: the claims it was exchanged for, checked against today's config.
+  if (row.claims) return sessionActor(ctx, row.subject, row.claims);
   const id = ctx.config.identities.get(row.subject);
   if (!id || id.disabled) return undefined;
   return { ...id, via: 'token' };

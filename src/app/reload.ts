@@ -6,13 +6,16 @@ import { ConfigError, loadConfigFile } from '../config.js';
 import { notifyEnvProblems } from '../notify/env.js';
 import { appendAudit } from './audit-log.js';
 import { enforceBlockRules } from './block-rules.js';
+import { secretsKeyProblems } from './secrets.js';
 import { type AppContext, inTransaction, policyVersion } from './context.js';
+
+const mapsAsEntries = (_k: string, v: unknown) => (v instanceof Map ? [...v] : v);
 
 export async function reloadConfig(ctx: AppContext, file: string): Promise<{ changed: boolean; version: string; problems?: string[] }> {
   let next;
   try {
     next = loadConfigFile(file);
-    const missing = notifyEnvProblems(next, process.env);
+    const missing = [...notifyEnvProblems(next, process.env), ...secretsKeyProblems(next, process.env)];
     if (missing.length) throw new ConfigError(missing);
   } catch (e) {
     const problems = e instanceof ConfigError ? e.problems : [String((e as Error).message)];
@@ -23,7 +26,9 @@ export async function reloadConfig(ctx: AppContext, file: string): Promise<{ cha
   const before = ctx.policyVersion;
   if (JSON.stringify([...next.identities], null, 0) === JSON.stringify([...ctx.config.identities]) && version === before &&
     JSON.stringify(next.resources) === JSON.stringify(ctx.config.resources) &&
-    JSON.stringify([next.git, next.hg, next.notify]) === JSON.stringify([ctx.config.git, ctx.config.hg, ctx.config.notify])) {
+    JSON.stringify([next.git, next.hg, next.notify]) === JSON.stringify([ctx.config.git, ctx.config.hg, ctx.config.notify]) &&
+    // Workload mappings, credential targets and secrets keys are decisions too (Maps written out as entries).
+    JSON.stringify([next.workloads, next.credentials, next.secrets], mapsAsEntries) === JSON.stringify([ctx.config.workloads, ctx.config.credentials, ctx.config.secrets], mapsAsEntries)) {
     // Nothing a decision uses changed, but the policy may have moved to its own file
     // (or back): follow it, so the watcher watches the file that now holds it.
     ctx.config = { ...ctx.config, policyFile: next.policyFile, source: next.source };

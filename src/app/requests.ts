@@ -34,6 +34,7 @@ import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, activeIdentities, activeIdentity, inTransaction, newId } from './context.js';
 import { verifyTicket } from '../notify/jira.js';
 import { type RequestDto, type RequestRow, requestDto } from './views.js';
+import { workloadArtifactProblem } from './workloads.js';
 
 export interface RequestInput {
   resources: string[];
@@ -49,6 +50,8 @@ export interface RequestInput {
   fields?: Record<string, string> | undefined;
   /** bind the approval to one build: a commit id or an image digest */
   artifact?: string | undefined;
+  /** the pipeline filing it (run URL, commit, actor), for the audit log */
+  pipeline?: Record<string, string> | undefined;
 }
 
 const MAX_START_AHEAD_S = 30 * 86400;
@@ -178,7 +181,7 @@ export async function createRequest(
         requestId: id,
         grantId: extendsGrant?.id ?? null,
         reason: row.reason,
-        details: { duration, startAt: startAt?.toISOString() ?? null, ticket: row.ticket, maxUses, rules: plan.rules, policyVersion: ctx.policyVersion },
+        details: { duration, startAt: startAt?.toISOString() ?? null, ticket: row.ticket, maxUses, rules: plan.rules, policyVersion: ctx.policyVersion, artifact: row.artifact, ...(input.pipeline ? { pipeline: input.pipeline } : {}) },
       },
     ];
     if (automatic?.decision === 'deny') {
@@ -207,6 +210,12 @@ async function planUnderPolicy(
 ): Promise<{ plan: Plan; duration: number }> {
   const ev = evaluateRequest(ctx.config.policy, actor, resources, actions, { breakGlass: input.breakGlass === true, onCall: onCallNow(ctx) });
   if (!ev.eligible) throw new AppError('permission_denied', ev.reason);
+  // An extension keeps its grant's binding; a new request under require_artifact must name its build.
+  if (ev.plan.requireArtifact && input.artifact === undefined && !extendsGrant) {
+    throw badInput(`artifact: rule ${ev.plan.requireArtifact.join(', ')} requires the request to be bound to one build (a commit id or image digest)`, { field: 'artifact' });
+  }
+  const wrongBuild = workloadArtifactProblem(actor, input.artifact);
+  if (wrongBuild) throw new AppError('permission_denied', wrongBuild);
   const duration = durationSeconds(input.duration, ev.plan);
   const ticketWrong = ticketProblem(ev.plan, input.ticket);
   if (ticketWrong) throw badInput(`ticket: ${ticketWrong}`, { field: 'ticket' });
@@ -348,7 +357,7 @@ async function approve(ctx: AppContext, tx: Transaction<DB>, r: RequestRow, by: 
     type: 'grant.created',
     actor: by,
     ...about,
-    details: { startsAt: start.toISOString(), endsAt: end.toISOString(), maxUses: r.max_uses, state: start > now ? 'scheduled' : 'active', policyVersion: ctx.policyVersion },
+    details: { startsAt: start.toISOString(), endsAt: end.toISOString(), maxUses: r.max_uses, state: start > now ? 'scheduled' : 'active', artifact: r.artifact, policyVersion: ctx.policyVersion },
   });
   if (plan.breakGlass) events.push({ type: 'breakglass.used', actor: r.requester, ...about, details: { endsAt: end.toISOString(), review: 'open' } });
   return events;

@@ -1,7 +1,9 @@
 // SSH certificates for an active `login` grant: Ajar's user CA signs the
-// user's public key with the target's principals and a validity of exactly the
-// grant's window, so the certificate stops working when the grant ends, on
-// every host that trusts the CA (TrustedUserCAKeys) — with nothing to clean up.
+// user's public key with the target's principals (credentials.ssh.targets.<t>.principals,
+// else the user's Ajar name) and a validity of exactly the grant's window, so
+// the certificate stops working when the grant ends, on every host that trusts
+// the CA (TrustedUserCAKeys). A grant revoked or released early puts the
+// certificate's serial in Ajar's KRL (ssh-krl.ts), which hosts fetch for RevokedKeys.
 // Signing is done by the real ssh-keygen, run with an argument array.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +14,7 @@ import { promisify } from 'node:util';
 import { AppError, badInput } from '../domain/errors.js';
 import { canonicalResource, parseResource } from '../domain/resource.js';
 import { appendAudit } from './audit-log.js';
-import { type Actor, type AppContext, inTransaction } from './context.js';
+import { type Actor, type AppContext, inTransaction, newId } from './context.js';
 import { requireGrant } from './grants.js';
 
 const run = promisify(execFile);
@@ -40,7 +42,7 @@ export async function issueSshCertificate(ctx: AppContext, actor: Actor, input: 
   const now = ctx.clock.now();
   const principals = target.principals ?? [actor.name];
   return inTransaction(ctx, async (tx) => {
-    const g = await requireGrant(tx, actor.name, 'login', p.value, now, { consume: true });
+    const { grant: g, events } = await requireGrant(tx, actor, 'login', p.value, now, { consume: true });
     const from = new Date(g.starts_at);
     const to = new Date(g.ends_at);
     const serial = BigInt(`0x${randomBytes(8).toString('hex')}`) & ((1n << 63n) - 1n);
@@ -58,7 +60,11 @@ export async function issueSshCertificate(ctx: AppContext, actor: Actor, input: 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+    const id = newId('crd');
+    // Recorded by serial: the KRL lists it if the grant ends early.
+    await tx.insertInto('credentials').values({ id, grant_id: g.id, subject: actor.name, kind: 'ssh-certificate', target: canonicalResource(p.value), name: serial.toString(), issued_at: now, expires_at: to }).execute();
     await appendAudit(tx, now, [
+      ...events,
       {
         type: 'credential.issued',
         actor: actor.name,
@@ -67,7 +73,7 @@ export async function issueSshCertificate(ctx: AppContext, actor: Actor, input: 
         requestId: g.request_id,
         resource: canonicalResource(p.value),
         action: 'login',
-        details: { kind: 'ssh-certificate', serial: serial.toString(), principals, validAfter: from.toISOString(), validBefore: to.toISOString(), key: input.publicKey.trim().split(' ').slice(0, 2).join(' ').slice(0, 120) },
+        details: { credential: id, kind: 'ssh-certificate', serial: serial.toString(), principals, validAfter: from.toISOString(), validBefore: to.toISOString(), key: input.publicKey.trim().split(' ').slice(0, 2).join(' ').slice(0, 120) },
       },
     ]);
     return { certificate, serial: serial.toString(), principals, validAfter: from.toISOString(), validBefore: to.toISOString(), grantId: g.id };

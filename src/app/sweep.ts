@@ -10,7 +10,7 @@ import type { DB } from '../store/schema.js';
 import { appendAudit, type AuditInput } from './audit-log.js';
 import { enforceBlockRules } from './block-rules.js';
 import { runEvery } from './periodic.js';
-import { revokeEndedCredentials } from './credentials.js';
+import { takeBackCredentials } from './credential-sweep.js';
 import { type AppContext, inTransaction } from './context.js';
 import { approvalsOf, jsonList, planOf } from './requests.js';
 
@@ -144,18 +144,24 @@ async function dueReminders(ctx: AppContext, tx: Transaction<DB>, now: Date): Pr
   return { claimed: due.length, events };
 }
 
-/** Run the sweep now and then every `intervalSeconds`; returns a stop function. */
+/**
+ * Run the sweep now and then every `intervalSeconds`; returns a stop function.
+ * Credentials are taken back in the same tick but on their own: a failing
+ * escalation or reminder must not keep a revoked grant's role alive, nor the
+ * other way round. (Take-back does not wait for grant.expired: it reads the
+ * grants' ends itself.)
+ */
 export function startSweeper(ctx: AppContext, intervalSeconds: number): () => Promise<void> {
-  return runEvery(intervalSeconds, () =>
+  return runEvery(intervalSeconds, async () => {
     // Block rules of a new policy end the grants they cover (once per policy version, retried until done).
-    enforceBlockRules(ctx)
-      .catch((e) => ctx.log.error({ err: String(e) }, 'could not revoke the grants a block rule covers; will retry'))
-      .then(() => sweep(ctx))
-      .then(async (r) => {
-        // Credentials of ended grants are taken back in the same tick (sessions killed, roles dropped).
-        const credentialsRevoked = ctx.config.credentials.postgres.size > 0 ? await revokeEndedCredentials(ctx) : 0;
-        if (r.expired || r.activated || r.requestsExpired || r.escalated || r.reminded || credentialsRevoked) ctx.log.info({ ...r, credentialsRevoked }, 'sweep');
-      })
-      .catch((e) => ctx.log.error({ err: String(e) }, 'sweep failed; will retry')),
-  );
+    await enforceBlockRules(ctx).catch((e) => ctx.log.error({ err: String(e) }, 'could not revoke the grants a block rule covers; will retry'));
+    const [grants, credentials] = await Promise.allSettled([sweep(ctx), takeBackCredentials(ctx)]);
+    if (grants.status === 'rejected') ctx.log.error({ err: String(grants.reason) }, 'sweep failed; will retry');
+    if (credentials.status === 'rejected') ctx.log.error({ err: String(credentials.reason) }, 'taking back credentials failed; will retry');
+    const r = grants.status === 'fulfilled' ? grants.value : undefined;
+    const c = credentials.status === 'fulfilled' ? credentials.value : { revoked: 0, extended: 0 };
+    if ((r && (r.expired || r.activated || r.requestsExpired || r.escalated || r.reminded)) || c.revoked || c.extended) {
+      ctx.log.info({ ...r, credentialsRevoked: c.revoked, credentialsExtended: c.extended }, 'sweep');
+    }
+  });
 }

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { shellWord } from '../domain/decide.js';
 import { callJson, CliError, type GlobalOptions } from './client.js';
 import { print, table } from './output.js';
+import { maskInCi } from './pipeline.js';
 import { when, withClient } from './run.js';
 
 export function registerSecretCommands(program: Command, g: () => GlobalOptions) {
@@ -32,6 +33,16 @@ export function registerSecretCommands(program: Command, g: () => GlobalOptions)
       }),
     );
   secret
+    .command('reseal')
+    .description('after a key rotation (secrets.key_env new, the old key in secrets.old_key_envs): seal every secret with the current key (admins)')
+    .option('--json', 'print JSON')
+    .action((o) =>
+      withClient(g(), async (c) => {
+        const r = await callJson<{ resealed: number; keyId: string }>(c, 'POST', '/v1/secrets/reseal', {});
+        print(o.json, r, () => `resealed ${r.resealed} secret(s) with key ${r.keyId}\n`);
+      }),
+    );
+  secret
     .command('get <resource> [names...]')
     .description('the secrets (or the named ones) for your active read-secrets grant: one value, or NAME=value lines for eval')
     .option('--format <format>', 'value (one secret), env (export NAME=value lines) or json', 'env')
@@ -39,6 +50,7 @@ export function registerSecretCommands(program: Command, g: () => GlobalOptions)
     .action((resource: string, names: string[], o) =>
       withClient(g(), async (c) => {
         const r = await callJson<{ secrets: Record<string, string> }>(c, 'POST', '/v1/secrets/read', { resource, ...(names.length ? { names } : {}), ...(o.artifact ? { artifact: o.artifact } : {}) });
+        maskInCi(Object.values(r.secrets));
         if (o.format === 'json') process.stdout.write(`${JSON.stringify(r.secrets)}\n`);
         else if (o.format === 'value') {
           const values = Object.values(r.secrets);

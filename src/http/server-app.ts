@@ -3,6 +3,8 @@ import type { Hono } from 'hono';
 import type { Actor, AppContext } from '../app/context.js';
 import { buildApi, type Env, openApiDocument, type Route } from './api.js';
 import { auditRoutes } from './routes/audit.js';
+import { cliRoutes } from './routes/cli.js';
+import { workloadRoutes } from './routes/workloads.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { secretRoutes } from './routes/secrets.js';
 import { gitRoutes } from './routes/git.js';
@@ -17,7 +19,7 @@ import { slackRoutes } from './routes/slack.js';
 
 export const VERSION = '0.1.0';
 
-export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes, ...credentialRoutes, ...secretRoutes, ...outboxRoutes, ...slackRoutes];
+export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes, ...credentialRoutes, ...secretRoutes, ...outboxRoutes, ...slackRoutes, ...cliRoutes, ...workloadRoutes];
 
 const openapiRoute: Route = {
   method: 'get',

@@ -55,6 +55,8 @@ export interface PolicyRule {
   extensions: { max: number | null; maxTotalSeconds: number | null };
   /** a Git or Mercurial operation this rule could allow, when denied, files the request itself */
   requestOnDeny?: boolean | undefined;
+  /** requests under this rule must be bound to one build (an artifact) */
+  requireArtifact?: boolean | undefined;
 }
 
 export interface Prompt {
@@ -114,6 +116,8 @@ export interface Plan {
   breakGlass?: boolean;
   /** set when a CEL automatic rule decided the request */
   automatic?: { decision: 'approve' | 'deny'; rule: string; reason: string | null } | null;
+  /** the rules that require the request to name its build (artifact) */
+  requireArtifact?: string[];
 }
 
 /** A plan as stored with a request: plans filed before escalation tiers held one tier as an object. */
@@ -199,6 +203,7 @@ export function evaluateRequest(policy: Policy, who: Identity, resources: Resour
         maxTotalSeconds: minOrNull(rules.map((r) => r.extensions?.maxTotalSeconds ?? null)),
       },
       ...(breakGlass ? { breakGlass: true } : {}),
+      ...(rules.some((r) => r.requireArtifact) ? { requireArtifact: rules.filter((r) => r.requireArtifact).map((r) => r.name) } : {}),
     },
   };
 }

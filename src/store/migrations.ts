@@ -326,6 +326,21 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0050_pipelines': {
+    async up(db) {
+      await sql`
+        -- A workload's session: its CI OIDC token exchanged once for a short-lived Ajar
+        -- token (the gate outlives the CI token). The verified claims travel with it.
+        alter table api_tokens add column claims jsonb;
+        -- Credentials are taken back outside any transaction: a claimed row holds a lease;
+        -- a target that fails is retried with backoff, without holding up the others.
+        alter table credentials add column lease_until timestamptz;
+        alter table credentials add column attempts integer not null default 0;
+        alter table credentials add column next_attempt_at timestamptz;
+        create index credentials_open_target on credentials (kind, target) where revoked_at is null;
+      `.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

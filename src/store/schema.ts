@@ -21,6 +21,8 @@ export interface ApiTokenTable {
   expires_at: Ts;
   revoked_at: Ts | null;
   last_used_at: Ts | null;
+  /** a workload session: { issuer, claims } of the OIDC token it was exchanged for */
+  claims: ColumnType<unknown, string | null | undefined, string | null>;
 }
 
 export interface AccessRequestTable {
@@ -134,6 +136,11 @@ export interface CredentialTable {
   expires_at: Ts;
   revoked_at: Ts | null;
   revoke_error: string | null;
+  /** a process taking it back holds it until then */
+  lease_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  attempts: Generated<number>;
+  /** after a failed take-back: not before then */
+  next_attempt_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface SecretTable {

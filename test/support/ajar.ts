@@ -1,7 +1,7 @@
 // Runs the real `ajar` CLI and a real `ajar serve` process on a clone of the
 // migrated template database (PGlite or PostgreSQL, per AJAR_TEST_DB).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -31,7 +31,8 @@ export interface Ajar {
   advance(seconds: number): void;
   now(): Date;
   stop(): Promise<void>;
-  start(): Promise<void>;
+  /** start again; `serverEnv` adds to (or replaces) the server's environment from now on */
+  start(serverEnv?: Record<string, string>): Promise<void>;
   /** SQL straight on the database (PostgreSQL only while the server runs) */
   sql(text: string, params?: unknown[]): Promise<any[]>;
   serverLog(): string;
@@ -129,7 +130,9 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
       return { status: res.status, body, text };
     },
     setClock(iso) {
-      writeFileSync(clockFile, new Date(iso).toISOString());
+      // Written aside and renamed into place: a server or CLI reading it meanwhile never sees it empty.
+      writeFileSync(`${clockFile}.new`, new Date(iso).toISOString());
+      renameSync(`${clockFile}.new`, clockFile);
     },
     advance(seconds) {
       ajar.setClock(new Date(ajar.now().getTime() + seconds * 1000));
@@ -137,7 +140,8 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
     now() {
       return new Date(readFileSync(clockFile, 'utf8').trim());
     },
-    async start() {
+    async start(serverEnv) {
+      if (serverEnv) opts = { ...opts, serverEnv: { ...opts.serverEnv, ...serverEnv } };
       // Outside the kernel's ephemeral range (32768–60999 here): a port Ajar got from
       // listen(0) can be taken, while it is stopped, as the local port of some outgoing
       // connection (a pooled PostgreSQL client), and the restart on it would fail.

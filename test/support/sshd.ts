@@ -37,9 +37,10 @@ function freePort(): Promise<number> {
 
 /**
  * Start sshd with one user key forced to run `command` (an argument list, each
- * single-quoted in authorized_keys); `acceptEnv` are the variables it takes from the client.
+ * single-quoted in authorized_keys); `acceptEnv` are the variables it takes from the client;
+ * `revokedKeys` a KRL file sshd reads on every login.
  */
-export async function startSshd(opts: { command: string[]; acceptEnv?: string[]; trustedUserCaKey?: string }): Promise<Sshd> {
+export async function startSshd(opts: { command: string[]; acceptEnv?: string[]; trustedUserCaKey?: string; revokedKeys?: string }): Promise<Sshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install openssh-server (.ci/run does)`);
   const dir = tempDir('sshd-');
   for (const name of ['hostkey', 'user']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, name)]);
@@ -60,6 +61,7 @@ export async function startSshd(opts: { command: string[]; acceptEnv?: string[];
     'PermitRootLogin yes',
     ...(opts.acceptEnv?.length ? [`AcceptEnv ${opts.acceptEnv.join(' ')}`] : []),
     ...(opts.trustedUserCaKey ? [`TrustedUserCAKeys ${opts.trustedUserCaKey}`] : []),
+    ...(opts.revokedKeys ? [`RevokedKeys ${opts.revokedKeys}`] : []),
     `PidFile ${join(dir, 'sshd.pid')}`,
   ];
   writeFileSync(join(dir, 'sshd_config'), `${config.join('\n')}\n`);

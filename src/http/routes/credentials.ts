@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { issuePostgresCredential } from '../../app/credentials.js';
-import { issueAccessToken, jwks } from '../../app/access-tokens.js';
+import { introspectToken, issueAccessToken, jwks } from '../../app/access-tokens.js';
 import { issueSshCertificate } from '../../app/ssh-certificates.js';
+import { sshKrl } from '../../app/ssh-krl.js';
 import type { Route } from '../api.js';
 
 export const credentialRoutes: Route[] = [
@@ -31,6 +32,23 @@ export const credentialRoutes: Route[] = [
     body: z.strictObject({ resource: z.string().min(1).max(300), action: z.string().min(1).max(40) }),
     status: 201,
     handler: ({ ctx, actor, body }) => issueAccessToken(ctx, actor, body),
+  },
+  {
+    method: 'post',
+    path: '/v1/credentials/token/introspect',
+    tag: 'credentials',
+    summary: 'Is this access token good now (signed by Ajar, not expired, its grant not ended, revoked or released)? RFC 7662 style: {active: false} or {active: true, sub, aud, act, grant, exp, ...}; for the services that accept the tokens',
+    body: z.strictObject({ token: z.string().min(1).max(16_384) }),
+    handler: ({ ctx, body }) => introspectToken(ctx, body.token),
+  },
+  {
+    method: 'get',
+    path: '/v1/ssh/krl',
+    tag: 'credentials',
+    summary: "Ajar's SSH key revocation list (OpenSSH KRL): certificates whose grant was revoked or released early; hosts fetch it into their RevokedKeys file",
+    public: true,
+    raw: true,
+    handler: async ({ ctx, c }) => c.body(new Uint8Array(await sshKrl(ctx)), 200, { 'content-type': 'application/octet-stream' }),
   },
   {
     method: 'get',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { check, closeBreakGlassReview, extendGrant, listBreakGlass, getGrant, listGrants, releaseGrant, revokeByResource, revokeGrant } from '../../app/grants.js';
 import { GRANT_STATES } from '../../domain/grant.js';
 import type { Route } from '../api.js';
+import { pipelineBody } from '../pipeline.js';
 
 export const grantRoutes: Route[] = [
   {
@@ -83,6 +84,8 @@ export const grantRoutes: Route[] = [
       resource: z.string().min(1),
       consume: z.boolean().optional(),
       artifact: z.string().max(300).optional(),
+      /** the CI pipeline asking (ajar gate): run URL, commit, actor; kept in the audit event */
+      context: pipelineBody,
     }),
     handler: async ({ ctx, actor, body }) => {
       const r = await check(ctx, actor, body);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { cancelRequest, createRequest, getRequest, listRequests, reviewRequest } from '../../app/requests.js';
 import { REQUEST_STATES } from '../../domain/grant.js';
 import type { Route } from '../api.js';
+import { pipelineBody } from '../pipeline.js';
 
 const createBody = z.strictObject({
   resources: z.array(z.string().min(1)).min(1).max(20),
@@ -14,6 +15,8 @@ const createBody = z.strictObject({
   break_glass: z.boolean().optional(),
   fields: z.record(z.string().max(32), z.string().max(500)).optional(),
   artifact: z.string().max(300).optional(),
+  /** the CI pipeline filing the request (ajar gate): kept in the audit log */
+  pipeline: pipelineBody,
 });
 
 const reviewBody = z.strictObject({
@@ -44,6 +47,7 @@ export const requestRoutes: Route[] = [
         breakGlass: body.break_glass,
         fields: body.fields,
         artifact: body.artifact,
+        pipeline: body.pipeline,
       }),
   },
   {

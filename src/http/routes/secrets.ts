@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { listSecrets, readSecrets, setSecret } from '../../app/secrets.js';
+import { listSecrets, readSecrets, resealSecrets, setSecret } from '../../app/secrets.js';
 import type { Route } from '../api.js';
 
 export const secretRoutes: Route[] = [
@@ -19,6 +19,14 @@ export const secretRoutes: Route[] = [
     summary: "The names of an environment's secrets, never their values (admin)",
     query: z.strictObject({ resource: z.string().min(1).max(300) }),
     handler: async ({ ctx, actor, query }) => ({ secrets: await listSecrets(ctx, actor, query.resource) }),
+  },
+  {
+    method: 'post',
+    path: '/v1/secrets/reseal',
+    tag: 'secrets',
+    summary: 'Seal every secret with the current key, after a rotation (admin)',
+    body: z.strictObject({}),
+    handler: ({ ctx, actor }) => resealSecrets(ctx, actor),
   },
   {
     method: 'post',
