@@ -165,7 +165,7 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
       port = Number(new URL(url).port);
     },
     async stop() {
-      if (!proc || proc.exitCode !== null) return;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
       const p = proc;
       await new Promise<void>((ok) => {
         p.once('exit', () => ok());
