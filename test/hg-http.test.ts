@@ -1,6 +1,6 @@
 // Plain hg against Ajar's Mercurial gateway: real hg client, Mercurial's own
 // hgweb behind it, Ajar's pretxnclose hook deciding every change.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,6 +16,9 @@ let repo: { dir: string; first: string };
 const config = hgConfig((doc) => {
   const rules = policyRules(doc);
   for (const r of rules) if (r.name === 'billing-stable') r.request_on_deny = true;
+  // Reading the ledger needs a lead's approval; a refused clone files the request.
+  doc.setIn(['resources'], [...(doc.getIn(['resources']) as any).toJSON(), { id: 'hg:ledger' }]);
+  rules.push({ name: 'ledger-read', who: { groups: ['eng'] }, resources: ['hg:ledger'], actions: ['read'], max_duration: '8h', approval: { groups: ['leads'] }, request_on_deny: true });
   doc.setIn(['policy', 'rules'], rules);
   // A test moves the clock past a grant's end and back; a sweep in between would end the grant for good.
   doc.set('workers', { sweep_interval: '1d' });
@@ -82,6 +85,23 @@ describe('pull and clone', () => {
     const pulls = (await a.json(['audit', '--local', '--type', 'hg.pull', '--user', 'erin'])) as any[];
     expect(pulls.map((e) => e.outcome)).toEqual(['deny', 'allow']);
     expect(pulls[1]).toMatchObject({ resource: 'hg:billing', action: 'read', details: { transport: 'http' } });
+  });
+
+  it('a refused clone files the request where the rule says so, whatever command hg sent first; once', async () => {
+    await makeHgRepo(a, 'ledger');
+    const first = await runHg(['clone', await hgUrl(a, 'ledger', 'alice'), tempDir('hgclone-')]);
+    expect(first.code).not.toBe(0);
+    const id = /filed request (req_\w+) for read on hg:ledger; it waits for approval/.exec(first.stderr)?.[1];
+    expect(id, first.stderr).toBeDefined();
+    // hg stopped at its first request, capabilities: that refusal filed it.
+    const denied = ((await a.json(['audit', '--local', '--type', 'hg.pull', '--user', 'alice'])) as any[]).filter((e) => e.resource === 'hg:ledger');
+    expect(denied.map((e) => [e.outcome, e.details.commands])).toEqual([['deny', ['capabilities']]]);
+    const again = await runHg(['clone', await hgUrl(a, 'ledger', 'alice'), tempDir('hgclone-')]);
+    expect(again.stderr).toContain(`your request ${id} for read on hg:ledger is waiting for approval`);
+    const mine = (await a.json(['requests', '--state', 'pending'], { as: 'alice' })) as any[];
+    expect(mine.filter((r) => r.resources.includes('hg:ledger')).map((r) => r.id)).toEqual([id]);
+    await a.json(['approve', id!, '--reason', 'ok'], { as: 'bob' });
+    await hg(['clone', '-q', await hgUrl(a, 'ledger', 'alice'), tempDir('hgclone-')]);
   });
 
   it('only the wire protocol on the repository URL: /api/, web pages and odd paths are refused', async () => {
@@ -293,9 +313,58 @@ describe('push', () => {
       expect(r.code, compat).not.toBe(0);
       expect(r.stdout + r.stderr).toContain('bookmark release: create the bookmark needs push; no active grant for push on hg:billing:@release');
       expect(await hg(['bookmarks', '-R', repo.dir, '-T', '{bookmark}\\n'])).not.toContain('release');
+      // Moving a bookmark the grant does not cover (put there on the server itself) is refused too.
+      const held = `held-${compat}`;
+      await hg(['bookmark', '-R', repo.dir, '-r', repo.first, held]);
+      const mover = await clone();
+      await hgCommit(mover);
+      await hg(['bookmark', '-f', held], { cwd: mover });
+      const move = await push(mover, 'alice', ['-B', held]);
+      expect(move.code, compat).not.toBe(0);
+      expect(move.stdout + move.stderr, compat).toContain(`bookmark ${held}: move the bookmark needs push; no active grant for push on hg:billing:@${held}`);
+      expect(await hg(['log', '-R', repo.dir, '-r', held, '-T', '{node}'])).toBe(repo.first);
       await hg(['bookmark', '-d', name], { cwd: work });
       const del = await push(work, 'alice', ['-B', name]);
       expect(del.stdout + del.stderr, compat).toContain(`bookmark ${name}: delete the bookmark needs delete`);
+    }
+  });
+
+  it('older clients (bundle1) and a raw pushkey are told a refused bookmark or phase and how to ask, not an HTTP 500', async () => {
+    const legacy = ['--config', 'devel.legacy.exchange=bundle1'];
+    const work = await clone();
+    await hg(['bookmark', '-r', repo.first, 'legacy-release'], { cwd: work });
+    const r = await push(work, 'alice', [...legacy, '-r', repo.first, '-B', 'legacy-release']);
+    const out = r.stdout + r.stderr;
+    expect(out).not.toContain('HTTP Error 500');
+    expect(out).toContain('remote: ajar: push to billing refused for alice: 1 of 1 change(s) not covered by an active grant');
+    expect(out).toContain('bookmark legacy-release: create the bookmark needs push; no active grant for push on hg:billing:@legacy-release');
+    expect(out).toContain('ajar request --resource hg:billing:@legacy-release --action push');
+    expect(await hg(['bookmarks', '-R', repo.dir, '-T', '{bookmark}\\n'])).not.toContain('legacy-release');
+
+    await request('hg:billing:@feature-*', 'push');
+    await hg(['bookmark', '-r', repo.first, 'feature-legacy'], { cwd: work });
+    const ok = await push(work, 'alice', [...legacy, '-r', repo.first, '-B', 'feature-legacy']);
+    expect(ok.stdout + ok.stderr).toContain('remote: ajar: push to billing allowed for alice: bookmark feature-legacy (push, grt_');
+    expect(await hg(['bookmarks', '-R', repo.dir, '-T', '{bookmark}\\n'])).toContain('feature-legacy');
+
+    // Publishing by a phase pushkey: alice has no publish grant.
+    const d = await hgCommit(work, 'legacy draft');
+    expect((await push(work, 'alice', [...legacy, '-r', d])).code).toBe(0);
+    await hg(['phase', '--public', '-r', d], { cwd: work });
+    const pub = await push(work, 'alice', [...legacy, '-r', d]);
+    expect(pub.stdout + pub.stderr).toMatch(/branch default: publish \d+ draft changeset\(s\) needs publish; no active grant for publish on hg:billing:default/);
+    expect((await serverLog(repo.dir)).get(d)).toBe('default draft');
+
+    // The raw command, as hg sends it.
+    const rawPushkey = await raw('POST', '/hg/billing?cmd=pushkey', { authorization: await basic('alice'), 'content-type': 'application/mercurial-0.1', 'x-hgarg-1': `namespace=bookmarks&key=raw-release&old=&new=${repo.first}` }, Buffer.alloc(0));
+    expect(rawPushkey.status).toBe(200);
+    expect(rawPushkey.text.startsWith('0\n')).toBe(true);
+    expect(rawPushkey.text).toContain('ajar:   ajar request --resource hg:billing:@raw-release --action push');
+    expect(await hg(['bookmarks', '-R', repo.dir, '-T', '{bookmark}\\n'])).not.toContain('raw-release');
+    // Each refusal is on record, with what it would have changed.
+    const denied = ((await a.json(['audit', '--local', '--type', 'hg.push', '--user', 'alice'])) as any[]).filter((e) => e.outcome === 'deny');
+    for (const bookmark of ['legacy-release', 'raw-release']) {
+      expect(denied.some((e) => e.details.changes.some((c: any) => c.bookmark === bookmark && c.op === 'create')), bookmark).toBe(true);
     }
   });
 
@@ -344,17 +413,40 @@ describe('push', () => {
     expect((await serverLog(repo.dir, 'obsolete()')).has(repo.first)).toBe(false);
   });
 
-  it('a grant for one push is consumed by the first push it allows', async () => {
+  it('a grant for one push is used by the first push that lands, not by one another hook aborts after Ajar allowed it', async () => {
     await request('hg:billing', 'read', [], 'erin');
     const once = await request('hg:billing:topic-*', 'push', ['--uses', '1'], 'erin');
     const work = await clone('erin');
     await hg(['branch', '-q', 'topic-once'], { cwd: work });
-    await hgCommit(work);
+    const c = await hgCommit(work);
+    // A hook of the repository's own, run after Ajar's, refuses the transaction.
+    const hgrc = join(repo.dir, '.hg', 'hgrc');
+    const before = readFileSync(hgrc, 'utf8');
+    writeFileSync(hgrc, `${before}[hooks]\npretxnclose.zz-veto = false\npriority.pretxnclose.zz-veto = -10\n`);
+    // hgweb keeps a repository (and its hgrc) until its store changes: make it look changed.
+    const changelog = join(repo.dir, '.hg', 'store', '00changelog.i');
+    utimesSync(changelog, new Date(), new Date(Date.now() + 5000));
+    const vetoed = await push(work, 'erin', ['--new-branch']).finally(() => {
+      writeFileSync(hgrc, before);
+      utimesSync(changelog, new Date(), new Date(Date.now() + 10_000));
+    });
+    expect(vetoed.code).not.toBe(0);
+    expect(vetoed.stdout + vetoed.stderr).toContain(`grant ${once.grantId}: this push takes its last use; the grant ends when the push lands`);
+    expect(vetoed.stdout + vetoed.stderr).toContain('pretxnclose.zz-veto hook exited with status 1');
+    expect((await serverLog(repo.dir)).has(c)).toBe(false);
+    // The use came back.
+    expect(await a.json(['grants', once.grantId])).toMatchObject({ state: 'active', uses: 0 });
+
     const first = await push(work, 'erin', ['--new-branch']);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout + first.stderr).toContain(`grant ${once.grantId}: its last use is this push; it has ended`);
+    expect(first.stdout + first.stderr).toContain(`grant ${once.grantId}: this push takes its last use; the grant ends when the push lands`);
+    expect((await serverLog(repo.dir)).get(c)).toBe('topic-once draft');
+    expect(await a.json(['grants', once.grantId])).toMatchObject({ state: 'consumed', uses: 1 });
     await hgCommit(work);
-    expect((await push(work, 'erin')).code).not.toBe(0);
+    const second = await push(work, 'erin');
+    expect(second.code).not.toBe(0);
+    // Refused by the gateway (no grant to push at all) or by the hook (not to topic-once), as erin's other grants go.
+    expect(second.stdout + second.stderr).toMatch(/erin has no active grant to push to hg:billing|no active grant for push on hg:billing:topic-once/);
   });
 
   it('a grant that ends during the push allows nothing', async () => {
