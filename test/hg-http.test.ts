@@ -521,6 +521,20 @@ describe('the hgweb worker', () => {
     return workersOf(dataDir);
   };
 
+  it('without a Python that has Mercurial Ajar still serves the rest, and /hg/ says what is missing', async () => {
+    const b = await startAjar({ config: hgConfig((doc) => doc.set('hg', { root: './hgrepos', hook_accounts: ['hg-hooks'], python: '/nonexistent/python3' })) });
+    try {
+      const r = await rawHttp(b.url, 'GET', '/hg/billing?cmd=capabilities', { authorization: `Basic ${Buffer.from(`alice:${await b.token('alice')}`).toString('base64')}` });
+      expect(r.status).toBe(503);
+      expect(r.reason).toContain('no Python with Mercurial found (tried /nonexistent/python3)');
+      expect(r.reason).toContain('set hg.python');
+      expect(workersOf(b.dataDir)).toEqual([]);
+      expect((await b.api('GET', '/healthz')).status).toBe(200);
+    } finally {
+      await b.stop();
+    }
+  });
+
   it('dies with Ajar, even when Ajar is killed outright, and does not outlive a start that fails', async () => {
     const b = await startAjar({ config });
     try {
