@@ -87,11 +87,12 @@ def pretxnopen_readonly(ui, repo, **kwargs):
 
 
 def _by_branch(unfi, revs, kind):
-    nodes = {}
+    # The changelog alone (no changectx per revision: a push of thousands stays cheap).
+    cl = unfi.changelog
+    by = {}
     for rev in revs:
-        ctx = unfi[rev]
-        nodes.setdefault(_s(ctx.branch()), []).append(_s(hex(ctx.node())))
-    return [{'type': kind, 'branch': b, 'nodes': n[:50], 'count': len(n)} for b, n in sorted(nodes.items())]
+        by.setdefault(_s(cl.branchinfo(rev)[0]), []).append(rev)
+    return [{'type': kind, 'branch': b, 'nodes': [_s(hex(cl.node(r))) for r in rs[:50]], 'count': len(rs)} for b, rs in sorted(by.items())]
 
 
 def _bookmark(name, old, new):
@@ -118,7 +119,7 @@ def _changes(ui, repo, tr):
     start = tr.changes.get(b'origrepolen', len(unfi))
     new = range(start, len(unfi))
     out = _by_branch(unfi, new, 'changesets')
-    out += _by_branch(unfi, [r for r in new if unfi[r].closesbranch()], 'close')
+    out += _by_branch(unfi, [r for r in new if unfi.changelog.branchinfo(r)[1]], 'close')
     for name, (old, new_) in sorted(tr.changes.get(b'bookmarks', {}).items()):
         out.append(_bookmark(name, _s(hex(old)) if old else None, _s(hex(new_)) if new_ else None))
     publishing = ui.configbool(b'phases', b'publish')

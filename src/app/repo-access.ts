@@ -4,7 +4,7 @@
 // these changes (asked by the server-side hook). Every answer is audited; a
 // denial says what is missing and how to ask.
 import { randomBytes } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Identity } from '../config.js';
 import { decide, requestCommand } from '../domain/decide.js';
 import { AppError } from '../domain/errors.js';
@@ -34,7 +34,7 @@ export function isManagedRepo(ctx: AppContext, kind: RepoKind, name: string): bo
   return ctx.config.resources.some((c) => c.resource.kind === kind && c.resource.name === name && c.resource.scope === undefined);
 }
 
-async function openGrants(tx: Transaction<DB>, subject: string, now: Date, lock: boolean): Promise<GrantView[]> {
+async function openGrants(tx: Kysely<DB> | Transaction<DB>, subject: string, now: Date, lock: boolean): Promise<GrantView[]> {
   let q = tx.selectFrom('grants').selectAll().where('subject', '=', subject).where('state', 'in', OPEN).where('ends_at', '>', now);
   if (lock) q = q.orderBy('id').forUpdate();
   return (await q.execute()).map(grantView);
@@ -74,36 +74,34 @@ export async function authorizeRepo(
 ): Promise<RepoAccess> {
   const now = ctx.clock.now();
   const resource: Resource = { kind: input.kind, name: input.repo };
-  const result = await inTransaction(ctx, async (tx) => {
-    const who = await activeIdentity(ctx, tx, input.subject);
-    const known = who !== undefined && input.exists && isManagedRepo(ctx, input.kind, input.repo);
-    const grants = known ? await openGrants(tx, input.subject, now, false) : [];
-    let grantId: string | null = null;
-    if (!input.write) {
-      const d = decide(grants, { subject: input.subject, action: 'read', resource }, now);
-      if (d.allow) grantId = d.grantId;
-    } else {
-      grantId = writeGrant(grants, input.kind, input.repo, now)?.id ?? null;
-    }
-    const allow = grantId !== null;
-    if (input.audit || (!allow && !input.quiet)) {
-      await appendAudit(tx, now, [
-        {
-          type: input.write ? `${input.kind}.push` : READ_EVENT[input.kind],
-          actor: input.subject,
-          subject: input.subject,
-          resource: canonicalResource(resource),
-          action: input.write ? 'push' : 'read',
-          grantId,
-          outcome: allow ? 'allow' : 'deny',
-          reason: allow ? null : input.write ? 'no active grant to change anything in the repository' : 'no active read grant',
-          details: { transport: input.transport, ...input.details },
-        },
-      ]);
-    }
-    return { grantId, who };
-  });
-  if (result.grantId !== null) return { allow: true, grantId: result.grantId };
+  // Plain queries (each a consistent snapshot), and a transaction only to append the
+  // audit event: every wire-protocol request of a clone or push asks this.
+  const who = await activeIdentity(ctx, ctx.db, input.subject);
+  const known = who !== undefined && input.exists && isManagedRepo(ctx, input.kind, input.repo);
+  const grants = known ? await openGrants(ctx.db, input.subject, now, false) : [];
+  let grantId: string | null = null;
+  if (!input.write) {
+    const d = decide(grants, { subject: input.subject, action: 'read', resource }, now);
+    if (d.allow) grantId = d.grantId;
+  } else {
+    grantId = writeGrant(grants, input.kind, input.repo, now)?.id ?? null;
+  }
+  const allow = grantId !== null;
+  if (input.audit || (!allow && !input.quiet)) {
+    const event: AuditInput = {
+      type: input.write ? `${input.kind}.push` : READ_EVENT[input.kind],
+      actor: input.subject,
+      subject: input.subject,
+      resource: canonicalResource(resource),
+      action: input.write ? 'push' : 'read',
+      grantId,
+      outcome: allow ? 'allow' : 'deny',
+      reason: allow ? null : input.write ? 'no active grant to change anything in the repository' : 'no active read grant',
+      details: { transport: input.transport, ...input.details },
+    };
+    await inTransaction(ctx, (tx) => appendAudit(tx, now, [event]));
+  }
+  if (grantId !== null) return { allow: true, grantId };
   const name = `${input.kind}:${input.repo}`;
   const example = input.write
     ? requestCommand('push', { kind: input.kind, name: input.repo, scope: input.kind === 'git' ? 'BRANCH' : 'BRANCH_OR_@BOOKMARK' })
@@ -112,8 +110,8 @@ export async function authorizeRepo(
   // Whatever command the refused read was (hg clone stops at its first, `capabilities`).
   // Filing depends on the identity and the configuration only, not on what is on disk,
   // so a missing repository still gets the answer an existing one would.
-  if (!input.write && result.who && !input.quiet) {
-    lines.push(...(await fileOnDeny(ctx, result.who, [{ action: 'read', resource }], `filed by Ajar when reading ${name} (${input.transport}) was refused`)));
+  if (!input.write && who && !input.quiet) {
+    lines.push(...(await fileOnDeny(ctx, who, [{ action: 'read', resource }], `filed by Ajar when reading ${name} (${input.transport}) was refused`)));
   }
   return { allow: false, lines };
 }
