@@ -61,6 +61,8 @@ export async function authorizeRepo(
   input: {
     kind: RepoKind;
     subject: string;
+    /** the subject, already known to be active (the owner of the token that authenticated the request) */
+    identity?: Identity | undefined;
     repo: string;
     write: boolean;
     transport: Transport;
@@ -76,7 +78,7 @@ export async function authorizeRepo(
   const resource: Resource = { kind: input.kind, name: input.repo };
   // Plain queries (each a consistent snapshot), and a transaction only to append the
   // audit event: every wire-protocol request of a clone or push asks this.
-  const who = await activeIdentity(ctx, ctx.db, input.subject);
+  const who = input.identity?.name === input.subject ? input.identity : await activeIdentity(ctx, ctx.db, input.subject);
   const known = who !== undefined && input.exists && isManagedRepo(ctx, input.kind, input.repo);
   const grants = known ? await openGrants(ctx.db, input.subject, now, false) : [];
   let grantId: string | null = null;

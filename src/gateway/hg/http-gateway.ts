@@ -53,11 +53,12 @@ export function createHgGateway(ctx: AppContext, opts: { worker: () => HgwebWork
       if (postLen > 0 && (length === undefined || Number(length) < postLen)) return text(res, 400, ['X-HgArgs-Post is longer than the body'], true);
 
       // Who asks, before reading anything of the body.
-      const actor = await basicAuth(ctx, req);
-      if (!actor) {
+      const who = await basicAuth(ctx, req);
+      if (!who) {
         res.setHeader('www-authenticate', 'Basic realm="Ajar", charset="UTF-8"');
         return text(res, 401, ['authentication required: your Ajar user name and an API token as the password (see [auth] in docs/hg.md)']);
       }
+      const actor = who.name;
       user = actor;
       // Arguments in the body come first in it: read exactly those bytes, keep them for hgweb.
       const prefix = postLen > 0 ? await readExactly(req, postLen) : Buffer.alloc(0);
@@ -72,6 +73,7 @@ export function createHgGateway(ctx: AppContext, opts: { worker: () => HgwebWork
       const access = await authorizeRepo(ctx, {
         kind: 'hg',
         subject: actor,
+        identity: who,
         repo,
         write: cmd.write,
         transport: 'http',
