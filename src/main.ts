@@ -18,7 +18,7 @@ import { type Clock, fileClock, systemClock } from './domain/clock.js';
 import { createGitGateway } from './gateway/git/http-gateway.js';
 import { GIT_PREFIX } from './gateway/git/http-path.js';
 import { createHgGateway, HG_PREFIX } from './gateway/hg/http-gateway.js';
-import { findHgPython, startHgwebWorker } from './gateway/hg/hgweb-worker.js';
+import { findHgPython, type HgwebWorker, startHgwebWorker } from './gateway/hg/hgweb-worker.js';
 import { startSpawner } from './gateway/spawner.js';
 import { createHttpApp } from './http/server-app.js';
 import { createLogger, type Logger } from './logger.js';
@@ -98,76 +98,94 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // Started while this process is small: it starts git for the gateway (see spawner-main.ts).
   const spawner = config.git.root ? await startSpawner(join(dataDir, 'spawner.sock'), log) : undefined;
-  const database = await openStore({ ...opts, dataDir });
-  const clock = clockFromEnv(log);
-  const ctx = makeContext(database, config, clock, log);
-  const stopSweeper = startSweeper(ctx, config.workers.sweepIntervalSeconds);
-  const stopOutbox = startOutboxWorker(ctx, SENDERS, config.workers.notifyIntervalSeconds);
-  const stopWatching = watchConfig(ctx, opts.configFile);
-
-  const host = opts.host ?? config.server.host;
-  const port = opts.port ?? config.server.port;
-  let hookUrl = '';
-  // /git/ goes to the Git gateway (raw Node streams, no copies); the rest to the API.
-  const api = getRequestListener(createHttpApp(ctx).fetch);
-  const git = createGitGateway(ctx, { hookUrl: () => hookUrl, spawner });
-  const hgweb = hgPython ? startHgwebWorker({ python: hgPython, socketPath: join(dataDir, 'hgweb.sock'), home: hgHome, log }) : undefined;
-  if (hgweb) await hgweb.ready();
-  const hg = createHgGateway(ctx, { worker: () => hgweb, hookUrl: () => hookUrl, unavailable: hgMissing });
-  const http = createServer((req, res) => {
-    if (req.url?.startsWith(GIT_PREFIX)) void git(req, res);
-    else if (req.url?.startsWith(HG_PREFIX)) void hg(req, res);
-    else void api(req, res);
-  });
-  await new Promise<void>((ok, fail) => {
-    http.once('error', fail);
-    http.listen(port, host, () => ok());
-  });
-  const addr = http.address();
-  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  // The pre-receive hook asks this process over loopback.
-  const loopback = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  hookUrl = `http://${loopback.includes(':') ? `[${loopback}]` : loopback}:${boundPort}`;
-
-  // The admin socket: whoever can open it (file mode 0600) is the host's admin,
-  // like tctl on a Teleport auth server. Admin commands use it while we hold the database.
-  const socketPath = join(dataDir, 'ajar.sock');
+  let database: Database | undefined;
+  let hgweb: HgwebWorker | undefined;
+  let stopWorkers: (() => Promise<void>) | undefined;
+  let http: Server | undefined;
   let admin: ReturnType<typeof createAdaptorServer> | undefined;
-  if (!(await socketAlive(socketPath))) {
-    rmSync(socketPath, { force: true });
-    admin = createAdaptorServer({ fetch: createHttpApp(ctx, localAdmin(userInfo().username)).fetch });
-    const oldMask = process.umask(0o177);
-    try {
-      await new Promise<void>((ok, fail) => {
-        admin!.once('error', fail);
-        admin!.listen(socketPath, () => ok());
-      });
-    } finally {
-      process.umask(oldMask);
-    }
-  } else {
-    log.warn({ socketPath }, 'another Ajar process serves the admin socket of this data directory');
-  }
-
-  log.info({ url, database: database.describe, config: opts.configFile, policyVersion: ctx.policyVersion, git: config.git.root ? `${url}/git/ (${config.git.root})` : 'off' }, 'ajar is serving');
-  let closing: Promise<void> | undefined;
-  return {
-    url,
-    close() {
-      closing ??= (async () => {
-        stopWatching();
-        await stopSweeper();
-        await stopOutbox();
-        await hgweb?.stop();
-        await spawner?.stop();
-        await Promise.all([closeServer(http), admin ? closeServer(admin) : Promise.resolve()]);
-        if (admin) rmSync(socketPath, { force: true });
-        await database.close();
-      })();
-      return closing;
-    },
+  const socketPath = join(dataDir, 'ajar.sock');
+  // Everything started so far, stopped in order: on close, and when the start fails
+  // half way (a port in use must not leave the hgweb worker or the spawner behind).
+  const shutdown = async () => {
+    await stopWorkers?.();
+    await hgweb?.stop();
+    await spawner?.stop();
+    await Promise.all([http?.listening ? closeServer(http) : Promise.resolve(), admin ? closeServer(admin) : Promise.resolve()]);
+    if (admin) rmSync(socketPath, { force: true });
+    await database?.close();
   };
+  try {
+    database = await openStore({ ...opts, dataDir });
+    const clock = clockFromEnv(log);
+    const ctx = makeContext(database, config, clock, log);
+    const stopSweeper = startSweeper(ctx, config.workers.sweepIntervalSeconds);
+    const stopOutbox = startOutboxWorker(ctx, SENDERS, config.workers.notifyIntervalSeconds);
+    const stopWatching = watchConfig(ctx, opts.configFile);
+    stopWorkers = async () => {
+      stopWatching();
+      await stopSweeper();
+      await stopOutbox();
+    };
+
+    const host = opts.host ?? config.server.host;
+    const port = opts.port ?? config.server.port;
+    let hookUrl = '';
+    // /git/ goes to the Git gateway (raw Node streams, no copies); the rest to the API.
+    const api = getRequestListener(createHttpApp(ctx).fetch);
+    const git = createGitGateway(ctx, { hookUrl: () => hookUrl, spawner });
+    hgweb = hgPython ? startHgwebWorker({ python: hgPython, socketPath: join(dataDir, 'hgweb.sock'), home: hgHome, log }) : undefined;
+    if (hgweb) await hgweb.ready();
+    const worker = hgweb;
+    const hg = createHgGateway(ctx, { worker: () => worker, hookUrl: () => hookUrl, unavailable: hgMissing });
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith(GIT_PREFIX)) void git(req, res);
+      else if (req.url?.startsWith(HG_PREFIX)) void hg(req, res);
+      else void api(req, res);
+    });
+    http = server;
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(port, host, () => ok());
+    });
+    const addr = server.address();
+    const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    // The pre-receive hook asks this process over loopback.
+    const loopback = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+    hookUrl = `http://${loopback.includes(':') ? `[${loopback}]` : loopback}:${boundPort}`;
+
+    // The admin socket: whoever can open it (file mode 0600) is the host's admin,
+    // like tctl on a Teleport auth server. Admin commands use it while we hold the database.
+    if (!(await socketAlive(socketPath))) {
+      rmSync(socketPath, { force: true });
+      const adminServer = createAdaptorServer({ fetch: createHttpApp(ctx, localAdmin(userInfo().username)).fetch });
+      const oldMask = process.umask(0o177);
+      try {
+        await new Promise<void>((ok, fail) => {
+          adminServer.once('error', fail);
+          adminServer.listen(socketPath, () => ok());
+        });
+        admin = adminServer;
+      } finally {
+        process.umask(oldMask);
+      }
+    } else {
+      log.warn({ socketPath }, 'another Ajar process serves the admin socket of this data directory');
+    }
+
+    log.info({ url, database: database.describe, config: opts.configFile, policyVersion: ctx.policyVersion, git: config.git.root ? `${url}/git/ (${config.git.root})` : 'off' }, 'ajar is serving');
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      close() {
+        closing ??= shutdown();
+        return closing;
+      },
+    };
+  } catch (e) {
+    await shutdown().catch(() => {});
+    throw e;
+  }
 }
 
 function closeServer(s: ReturnType<typeof createAdaptorServer> | Server): Promise<void> {

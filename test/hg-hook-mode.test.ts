@@ -8,7 +8,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ajar, startAjar } from './support/ajar.js';
-import { hg, hgCommit, hgConfig, makeHgRepo, runHg, serverLog, tempDir } from './support/hg.js';
+import { hg, hgCommit, hgConfig, makeHgRepo, runHg, serverLog, startPlainHgweb, tempDir } from './support/hg.js';
 
 let a: Ajar;
 let repo: { dir: string; first: string };
@@ -29,8 +29,8 @@ async function install(extra: string[] = [], file = tokenFile) {
   return a.cli(['install-hook', 'hg', repo.dir, '--url', a.url, '--token-file', file, ...extra]);
 }
 
-async function request(resource: string, action: string, as = 'alice') {
-  const r = await a.json(['request', '--resource', resource, '--action', action, '--duration', '1h', '--reason', 'hook mode'], { as });
+async function request(resource: string, action: string, as = 'alice', extra: string[] = []) {
+  const r = await a.json(['request', '--resource', resource, '--action', action, '--duration', '1h', '--reason', 'hook mode', ...extra], { as });
   expect(r.state, `${action} on ${resource}`).toBe('approved');
   return r;
 }
@@ -64,6 +64,8 @@ describe('installing the hook', () => {
     expect(text).toContain('[phases]\npublish = False\n');
     expect(text).toContain(`${BEGIN}\n[hooks]\npretxnclose.ajar = python:`);
     expect(text).toMatch(/pretxnclose\.ajar = python:\/\S+\/hooks\/hg\/ajar_hg\.py:pretxnclose\n/);
+    // prepushkey too: older clients move bookmarks and phases by pushkey commands.
+    expect(text).toMatch(/prepushkey\.ajar = python:\/\S+\/hooks\/hg\/ajar_hg\.py:prepushkey\n/);
     expect(text).toContain(`[ajar]\nurl = ${a.url}\ntoken_file = ${tokenFile}\nuser_var = REMOTE_USER\nrepo = billing\n${END}\n`);
 
     // Something added after the block by hand stays; the block is replaced, not added again.
@@ -75,6 +77,7 @@ describe('installing the hook', () => {
     expect(count(text, BEGIN)).toBe(1);
     expect(count(text, END)).toBe(1);
     expect(count(text, 'pretxnclose.ajar')).toBe(1);
+    expect(count(text, 'prepushkey.ajar')).toBe(1);
     expect(count(text, '[ajar]')).toBe(1);
     expect(text).toContain('[web]\ndescription = billing\n');
     expect(text).toContain('[phases]\npublish = False\n');
@@ -297,6 +300,96 @@ describe('who is pushing', () => {
   });
 });
 
+describe('behind a real hgweb that is not Ajar', () => {
+  it('the pusher comes from the REMOTE_USER the web server sets; anonymous pushes, older clients\' pushkeys included, are refused', async () => {
+    const web = await startPlainHgweb(repo.dir);
+    try {
+      const as = (user: string) => `${web.url.replace('//', `//${user}:secret@`)}/auth`;
+      const work = join(tempDir('work-'), 'billing');
+      await hg(['clone', '-q', `${web.url}/anon`, work]);
+      const c = await hgCommit(work, 'over the web');
+      const ok = await runHg(['push', '-r', c, as('alice')], { cwd: work });
+      expect(ok.code, term(ok)).toBe(0);
+      expect(term(ok)).toContain('remote: ajar: push to billing allowed for alice: branch default (push');
+      expect((await serverLog(repo.dir)).get(c)).toBe('default draft');
+
+      await hg(['branch', '-q', 'stable'], { cwd: work });
+      const s = await hgCommit(work, 'stable over the web');
+      const refused = await runHg(['push', '--new-branch', '-r', s, as('alice')], { cwd: work });
+      expect(refused.code).not.toBe(0);
+      expect(term(refused)).toContain('remote: ajar:   branch stable: 1 new changeset(s) needs push; no active grant for push on hg:billing:stable');
+      expect(term(refused)).toContain('remote: ajar:   ajar request --resource hg:billing:stable --action push');
+      expect((await serverLog(repo.dir)).has(s)).toBe(false);
+
+      // Nobody named: a changeset, and a bookmark the way older clients push it (a pushkey
+      // command, whose transaction has no source to tell it from a local command).
+      const anonymous = await runHg(['push', '--new-branch', '-r', s, `${web.url}/anon`], { cwd: work });
+      expect(anonymous.code).not.toBe(0);
+      expect(term(anonymous)).toContain('remote: ajar: cannot tell who is pushing: REMOTE_USER is not set by the server');
+      await hg(['bookmark', '-r', repo.first, 'feature-anon'], { cwd: work });
+      const legacy = ['--config', 'devel.legacy.exchange=bundle1', '-r', repo.first, '-B', 'feature-anon'];
+      const anonymousMark = await runHg(['push', ...legacy, `${web.url}/anon`], { cwd: work });
+      expect(term(anonymousMark)).not.toContain('HTTP Error 500');
+      expect(term(anonymousMark)).toContain('remote: ajar: cannot tell who is pushing: REMOTE_USER is not set by the server');
+      expect(await bookmarks()).not.toContain('feature-anon');
+      // alice, named by the web server, may (she holds push on @feature-*).
+      const named = await runHg(['push', ...legacy, as('alice')], { cwd: work });
+      expect(term(named)).toContain('remote: ajar: push to billing allowed for alice: bookmark feature-anon (push');
+      expect(await bookmarks()).toContain('feature-anon');
+
+      // A grant for one push, used by the push that lands: the hook settles it as the hook account.
+      const once = await request('hg:billing:topic-*', 'push', 'erin', ['--uses', '1']);
+      const erin = join(tempDir('work-'), 'billing');
+      await hg(['clone', '-q', `${web.url}/anon`, erin]);
+      await hg(['branch', '-q', 'topic-web'], { cwd: erin });
+      const t = await hgCommit(erin, 'topic over the web');
+      const used = await runHg(['push', '--new-branch', as('erin')], { cwd: erin });
+      expect(used.code, term(used)).toBe(0);
+      expect((await serverLog(repo.dir)).get(t)).toBe('topic-web draft');
+      expect(term(used)).toContain(`remote: ajar: grant ${once.grantId}: this push takes its last use; the grant ends when the push lands`);
+      expect(await a.json(['grants', once.grantId])).toMatchObject({ state: 'consumed', uses: 1 });
+    } finally {
+      await web.stop();
+    }
+  });
+});
+
+describe('use-bound grants', () => {
+  it('an allowed push holds the last use until its hook settles it: given back if it did not commit, counted after 15 minutes if never settled', async () => {
+    const once = await request('hg:billing:topic-*', 'push', 'erin', ['--uses', '1']);
+    const hook = await a.token('hg-hooks');
+    const ask = async () =>
+      (await a.api('POST', '/v1/hg/push', { token: hook, body: { repo: 'billing', user: 'erin', changes: [{ type: 'changesets', branch: 'topic-held', nodes: [], count: 1 }] } })).body;
+    const settle = async (reservation: string, committed: boolean) =>
+      (await a.api('POST', '/v1/hg/push/settle', { token: hook, body: { repo: 'billing', user: 'erin', reservation, committed } })).body;
+
+    const first = await ask();
+    expect(first).toMatchObject({ allow: true, reservation: expect.stringMatching(/^ajpu_/) });
+    // While the first push is in flight, its use is taken.
+    expect(await ask()).toMatchObject({ allow: false });
+    // It did not commit: the use comes back, and the grant is untouched.
+    expect(await settle(first.reservation, false)).toEqual({ settled: 1 });
+    expect(await a.json(['grants', once.grantId])).toMatchObject({ state: 'active', uses: 0 });
+
+    const second = await ask();
+    expect(second).toMatchObject({ allow: true });
+    const start = a.now();
+    try {
+      // Its hook never says: after 15 minutes the use counts (fail closed), and the grant has ended.
+      a.advance(16 * 60);
+      expect(await ask()).toMatchObject({ allow: false });
+      expect(await a.json(['grants', once.grantId])).toMatchObject({ state: 'consumed', uses: 1 });
+      // A late word changes nothing: the use is not counted twice.
+      expect(await settle(second.reservation, true)).toEqual({ settled: 0 });
+      expect(await a.json(['grants', once.grantId])).toMatchObject({ uses: 1 });
+      const consumed = (await a.json(['audit', '--local', '--type', 'grant.consumed'])) as any[];
+      expect(consumed.filter((e) => e.grantId === once.grantId)).toHaveLength(1);
+    } finally {
+      a.setClock(start);
+    }
+  });
+});
+
 describe('Ajar fails closed', () => {
   it('Ajar unreachable, a token that is not a hook account\'s, or an unreadable token file refuse the push', async () => {
     const work = await clone();
@@ -350,7 +443,7 @@ describe('audit', () => {
     const pushes = (await hgEvents()).filter((e) => e.type === 'hg.push');
     expect(pushes.length).toBeGreaterThan(0);
     for (const e of pushes) expect(e).toMatchObject({ actor: 'hg-hooks', resource: 'hg:billing', details: { transport: 'hook' } });
-    expect(new Set(pushes.map((e) => e.subject))).toEqual(new Set(['alice', 'bob']));
+    expect(new Set(pushes.map((e) => e.subject))).toEqual(new Set(['alice', 'bob', 'erin']));
     const allowed = pushes.find((e) => e.outcome === 'allow' && e.action === 'push');
     expect(allowed.details.changes).toEqual([expect.objectContaining({ type: 'changesets', branch: 'default', count: 1, action: 'push', grantId: allowed.grantId })]);
     const stable = pushes.find((e) => e.outcome === 'deny' && e.reason === 'no active grant for push on hg:billing:stable');

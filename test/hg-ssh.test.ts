@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ajar, CLI, startAjar } from './support/ajar.js';
+import { policyRules } from './support/git.js';
 import { hg, hgCommit, hgConfig, hgReposOf, makeHgRepo, runHg, serverLog, tempDir } from './support/hg.js';
 import { type Sshd, startSshd } from './support/sshd.js';
 
@@ -29,7 +30,14 @@ async function cloneOverSsh(): Promise<string> {
 }
 
 beforeAll(async () => {
-  a = await startAjar({ config: hgConfig() });
+  // A refused push to stable files the request for the leads.
+  a = await startAjar({
+    config: hgConfig((doc) => {
+      const rules = policyRules(doc);
+      for (const r of rules) if (r.name === 'billing-stable') r.request_on_deny = true;
+      doc.setIn(['policy', 'rules'], rules);
+    }),
+  });
   repo = await makeHgRepo(a, 'billing');
   const tokenFile = join(tempDir('tok-'), 'hook-token');
   writeFileSync(tokenFile, `${await a.token('hg-hooks')}\n`, { mode: 0o600 });
@@ -72,20 +80,30 @@ describe('pulling over SSH', () => {
 });
 
 describe('pushing over SSH', () => {
-  it('without a push grant the session is read-only: changesets and bookmarks are refused, nothing lands', async () => {
+  it('without a push grant every change is refused by Ajar itself: the exact command to ask, on record, and filed where the rule says so', async () => {
     const work = await cloneOverSsh();
+    await hg(['branch', '-q', 'stable'], { cwd: work });
     const node = await hgCommit(work, 'read-only attempt');
-    const r = await runHg(['push', ...viaSsh(), url()], { cwd: work });
+    const r = await runHg(['push', ...viaSsh(), '--new-branch', url()], { cwd: work });
     expect(r.code).not.toBe(0);
-    expect(term(r)).toContain('remote: ajar: alice has no active grant to change hg:billing; ask with: ajar request --resource hg:billing:BRANCH_OR_@BOOKMARK --action push');
-    expect(term(r)).toContain('remote: ajar: the push is refused');
+    expect(term(r)).toContain('remote: ajar: push to billing refused for alice: 1 of 1 change(s) not covered by an active grant');
+    expect(term(r)).toContain('remote: ajar:   branch stable: 1 new changeset(s) needs push; no active grant for push on hg:billing:stable');
+    expect(term(r)).toContain('remote: ajar:   ajar request --resource hg:billing:stable --action push');
+    const filed = /remote: ajar: filed request (req_\w+) for push on hg:billing:stable; it waits for approval/.exec(term(r));
+    expect(filed, term(r)).not.toBeNull();
+    expect(await a.json(['requests', filed![1]!], { as: 'alice' })).toMatchObject({ state: 'pending', resources: ['hg:billing:stable'], actions: ['push'] });
     expect((await serverLog(repo.dir)).has(node)).toBe(false);
-    // A bookmark on a changeset the server has: a pushkey transaction, refused the same way.
-    await hg(['bookmark', '-r', repo.first, 'feature-ro'], { cwd: work });
-    const b = await runHg(['push', ...viaSsh(), '-r', repo.first, '-B', 'feature-ro', url()], { cwd: work });
-    expect(b.code).not.toBe(0);
-    expect(term(b)).toContain('alice has no active grant to change hg:billing');
+    // A bookmark on a changeset the server has, the way older clients push it (a pushkey command).
+    await hg(['bookmark', '-r', repo.first, 'release-ro'], { cwd: work });
+    const b = await runHg(['push', ...viaSsh(), '--config', 'devel.legacy.exchange=bundle1', '-r', repo.first, '-B', 'release-ro', url()], { cwd: work });
+    expect(term(b)).toContain('remote: ajar:   bookmark release-ro: create the bookmark needs push; no active grant for push on hg:billing:@release-ro');
+    expect(term(b)).toContain('remote: ajar:   ajar request --resource hg:billing:@release-ro --action push');
     expect(await hg(['bookmarks', '-R', repo.dir, '-T', '{bookmark}\\n'])).toBe('');
+    // Both refusals are on record with what they would have changed.
+    const denied = (await hgEvents()).filter((e) => e.type === 'hg.push' && e.outcome === 'deny');
+    expect(denied.map((e) => e.details.changes.map((c: any) => c.branch ?? `@${c.bookmark}`))).toEqual([['stable'], ['@release-ro']]);
+    for (const e of denied) expect(e).toMatchObject({ subject: 'alice', details: { transport: 'ssh' } });
+    expect(denied[0].details.changes[0].nodes).toEqual([node]);
   });
 
   it('with a push grant on default a new changeset lands there, as a draft', async () => {
@@ -219,14 +237,15 @@ describe('audit and failure', () => {
     for (const e of pushes) expect(e).toMatchObject({ actor: 'alice', subject: 'alice', details: { transport: 'ssh' } });
     // The hook's decisions: what each change needed and which grant allowed it.
     const decided = pushes.filter((e) => e.details.changes);
-    expect(decided.map((e) => e.outcome)).toEqual(['allow', 'deny', 'allow', 'deny', 'allow']);
+    expect(decided.length).toBe(pushes.length);
+    expect(decided.map((e) => e.outcome)).toEqual(['deny', 'deny', 'allow', 'deny', 'allow', 'deny', 'allow']);
     const allowed = pushes.filter((e) => e.outcome === 'allow');
     expect(allowed.length).toBe(3);
     for (const e of allowed) {
       expect(e.action).toBe('push');
       expect(e.details.changes).toEqual([expect.objectContaining({ type: 'changesets', branch: 'default', count: 1, action: 'push', grantId: e.grantId })]);
     }
-    const stable = pushes.find((e) => e.outcome === 'deny' && e.reason === 'no active grant for push on hg:billing:stable');
+    const stable = pushes.find((e) => e.outcome === 'deny' && e.reason === 'no active grant for push on hg:billing:stable' && e.details.changes.length === 2);
     expect(stable).toBeDefined();
     expect(stable.details.changes).toEqual([
       expect.objectContaining({ type: 'changesets', branch: 'default', grantId: expect.any(String) }),

@@ -1,8 +1,9 @@
 # SSH mode for Mercurial: what `hg -R <repo> serve --stdio` runs, with Ajar's
 # settings forced on the repository (Mercurial refuses --config on
 # `serve --stdio`, and a repository's own hgrc must not undo them). Started by
-# `ajar ssh-command` after Ajar said the user may read; AJAR_HG_READONLY=1 when
-# they may not write, so every transaction is refused.
+# `ajar ssh-command` after Ajar said the user may read; the hooks ask Ajar about
+# every change (AJAR_HG_READONLY=1, when Ajar gave no push session, refuses every
+# transaction).
 import os
 import sys
 

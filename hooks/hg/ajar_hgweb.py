@@ -2,11 +2,24 @@
 # application, served on a Unix socket only Ajar can open (mode 0600), so
 # clones do not pay Python's start-up for every request.
 #
-# Ajar has already authenticated the user and checked the grant; it says so in
-# X-Ajar-* headers, which only it can send here. Per request the repository is
-# told who may read and who may push (Mercurial then checks every wire command
-# itself, batch sub-commands included), Ajar's hooks are forced on, and drafts
-# stay drafts (publishing needs its own grant).
+# Ajar has already authenticated the user and checked the grant. It says so in
+# one header, X-Ajar-Context: base64url(JSON) "." hex HMAC-SHA256 of that text
+# under a secret Ajar wrote on this process's standard input at start. The
+# client's own headers come along (hgweb needs them), and WSGI files
+# `X_Ajar_User` under the same key as `X-Ajar-User`: so nothing of Ajar's is
+# read from the WSGI environment. The context is taken from the raw headers by
+# exact name, must be there once and carry a valid signature; a header name
+# with "_" refuses the request; every HTTP_X_AJAR* key is dropped before hgweb
+# runs. Per request the repository is told who may read and who may push
+# (Mercurial then checks every wire command itself, batch sub-commands
+# included), Ajar's hooks are forced on, and drafts stay drafts.
+#
+# Standard input stays open while Ajar runs: when it closes (Ajar exited, even
+# by SIGKILL), this process exits too.
+import base64
+import hashlib
+import hmac
+import json
 import os
 import socket
 import socketserver
@@ -21,6 +34,7 @@ from ajar_hg import served_config
 
 _cache = {}
 _lock = threading.Lock()
+_secret = b''
 
 
 class AjarHgweb(hgweb_mod.hgweb):
@@ -33,24 +47,51 @@ class AjarHgweb(hgweb_mod.hgweb):
         return super()._runwsgi(req, res, repo)
 
 
+def ajar_context(headers):
+    """Ajar's values for this request from the raw headers, or (None, why not)."""
+    if any('_' in name for name in headers.keys()):
+        return None, 'header names with "_" are refused'
+    values = headers.get_all('X-Ajar-Context') or []
+    if len(values) != 1:
+        return None, 'not from Ajar (no single X-Ajar-Context)'
+    payload, _, mac = values[0].strip().partition('.')
+    want = hmac.new(_secret, payload.encode('latin-1'), hashlib.sha256).hexdigest().encode()
+    if not hmac.compare_digest(want, mac.encode('latin-1')):
+        return None, 'not from Ajar (the signature does not match)'
+    try:
+        context = json.loads(base64.urlsafe_b64decode(payload + '=' * (-len(payload) % 4)))
+    except ValueError:
+        return None, 'not from Ajar (unreadable context)'
+    if not isinstance(context, dict) or not all(isinstance(v, (str, bool)) for v in context.values()):
+        return None, 'not from Ajar (unreadable context)'
+    return context, None
+
+
+def _refuse(start_response, why):
+    body = ('ajar-hgweb: %s\n' % why).encode()
+    start_response('400 Bad Request', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
+    return [body]
+
+
 def application(environ, start_response):
-    # Only what Ajar put there: the X-Ajar-* headers become the request's
-    # environment, and nothing else of that name survives.
-    headers = {k: environ.pop(k) for k in [k for k in environ if k.startswith('HTTP_X_AJAR_')]}
-    repo_dir = headers.get('HTTP_X_AJAR_REPO_DIR')
-    if not repo_dir or not os.path.isabs(repo_dir):
-        start_response('400 Bad Request', [('Content-Type', 'text/plain')])
-        return [b'no repository\n']
-    environ['REMOTE_USER'] = headers.get('HTTP_X_AJAR_USER', '')
-    environ['AJAR_HG_WRITE'] = headers.get('HTTP_X_AJAR_WRITE', '0')
-    environ['AJAR_HG_READONLY'] = '0' if environ['AJAR_HG_WRITE'] == '1' else '1'
+    context = environ.pop('ajar.context', None)
+    problem = environ.pop('ajar.problem', None)
+    if context is None:
+        return _refuse(start_response, problem or 'not from Ajar')
+    repo_dir = context.get('repoDir')
+    if not isinstance(repo_dir, str) or not os.path.isabs(repo_dir):
+        return _refuse(start_response, 'no repository')
+    write = context.get('write') is True
+    environ['REMOTE_USER'] = str(context.get('user', ''))
+    environ['AJAR_HG_WRITE'] = '1' if write else '0'
+    environ['AJAR_HG_READONLY'] = '0' if write else '1'
     environ['AJAR_HG_READONLY_WHY'] = 'you have no active grant to change this repository'
-    for name in ('AJAR_PUSH_SESSION', 'AJAR_HOOK_URL', 'AJAR_HG_REPO'):
-        value = headers.get('HTTP_X_' + name)
-        if value:
+    for key, name in (('session', 'AJAR_PUSH_SESSION'), ('hookUrl', 'AJAR_HOOK_URL'), ('repo', 'AJAR_HG_REPO')):
+        value = context.get(key)
+        if isinstance(value, str) and value:
             environ[name] = value
     # The repository's path was checked by Ajar; hgweb sees it as the root.
-    environ['SCRIPT_NAME'] = headers.get('HTTP_X_AJAR_SCRIPT_NAME', '')
+    environ['SCRIPT_NAME'] = ''
     with _lock:
         app = _cache.get(repo_dir)
         if app is None:
@@ -70,9 +111,15 @@ class Handler(WSGIRequestHandler):
         return 'ajar'
 
     def get_environ(self):
+        context, problem = ajar_context(self.headers)
         # A Unix socket has no client address; Ajar passes the real one.
-        self.client_address = (self.headers.get('X-Ajar-Remote-Addr', ''), 0)
-        return super().get_environ()
+        self.client_address = ((context or {}).get('remoteAddr', ''), 0)
+        env = super().get_environ()
+        for key in [k for k in env if k.startswith('HTTP_X_AJAR')]:
+            del env[key]
+        env['ajar.context'] = context
+        env['ajar.problem'] = problem
+        return env
 
     def log_message(self, format, *args):  # Ajar logs requests itself
         pass
@@ -88,7 +135,21 @@ class UnixWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
         self.setup_environ()
 
 
+def _exit_with_ajar():
+    while sys.stdin.buffer.read(4096):
+        pass
+    os._exit(0)
+
+
 def main():
+    global _secret
+    try:
+        _secret = bytes.fromhex(sys.stdin.buffer.readline().strip().decode('ascii'))
+    except ValueError:
+        _secret = b''
+    if len(_secret) < 32:
+        sys.exit('ajar-hgweb: Ajar gives the request-signing secret on standard input')
+    threading.Thread(target=_exit_with_ajar, daemon=True).start()
     path = sys.argv[1]
     if os.path.exists(path):
         os.unlink(path)

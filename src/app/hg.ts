@@ -12,7 +12,8 @@ export type HgChange =
   | { type: 'bookmark'; bookmark: string; op: 'create' | 'move' | 'delete'; old: string | null; new: string | null }
   | { type: 'obsolete'; node: string; branch?: string | undefined; public?: boolean | undefined };
 
-export function decideHgPush(ctx: AppContext, pusher: Pusher, input: { repo: string; changes: HgChange[] }): Promise<PushDecision> {
+/** `check`: asked by the prepushkey hook before a pushkey command changes anything (see decideChanges). */
+export function decideHgPush(ctx: AppContext, pusher: Pusher, input: { repo: string; changes: HgChange[]; check?: boolean }): Promise<PushDecision> {
   const problems: string[] = [];
   const changes: Change[] = [];
   const { repo } = input;
@@ -61,5 +62,6 @@ export function decideHgPush(ctx: AppContext, pusher: Pusher, input: { repo: str
       });
     }
   }
-  return decideChanges(ctx, pusher, { kind: 'hg', repo, changes, problems, recordKey: 'changes' });
+  // The hook decides before the transaction commits: uses are counted once it has (push-uses.ts).
+  return decideChanges(ctx, pusher, { kind: 'hg', repo, changes, problems, recordKey: 'changes', check: input.check ?? false, deferUses: true });
 }

@@ -4,7 +4,7 @@
 // these changes (asked by the server-side hook). Every answer is audited; a
 // denial says what is missing and how to ask.
 import { randomBytes } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Identity } from '../config.js';
 import { decide, requestCommand } from '../domain/decide.js';
 import { AppError } from '../domain/errors.js';
@@ -16,6 +16,7 @@ import type { DB } from '../store/schema.js';
 import { type AuditInput, appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, activeIdentity, inTransaction, sha256 } from './context.js';
 import { createRequest, jsonList, onCallNow } from './requests.js';
+import { addUses, reserveUses, settleUses, withHeldUses } from './push-uses.js';
 import { grantView } from './views.js';
 
 export type RepoKind = 'git' | 'hg';
@@ -33,7 +34,7 @@ export function isManagedRepo(ctx: AppContext, kind: RepoKind, name: string): bo
   return ctx.config.resources.some((c) => c.resource.kind === kind && c.resource.name === name && c.resource.scope === undefined);
 }
 
-async function openGrants(tx: Transaction<DB>, subject: string, now: Date, lock: boolean): Promise<GrantView[]> {
+async function openGrants(tx: Kysely<DB> | Transaction<DB>, subject: string, now: Date, lock: boolean): Promise<GrantView[]> {
   let q = tx.selectFrom('grants').selectAll().where('subject', '=', subject).where('state', 'in', OPEN).where('ends_at', '>', now);
   if (lock) q = q.orderBy('id').forUpdate();
   return (await q.execute()).map(grantView);
@@ -60,11 +61,13 @@ export async function authorizeRepo(
   input: {
     kind: RepoKind;
     subject: string;
+    /** the subject, already known to be active (the owner of the token that authenticated the request) */
+    identity?: Identity | undefined;
     repo: string;
     write: boolean;
     transport: Transport;
     exists: boolean;
-    /** audit an allowed answer too (denials are audited unless `quiet`) */
+    /** audit an allowed answer too (denials are audited, and a refused read filed where the policy says, unless `quiet`) */
     audit: boolean;
     /** a question asked only to set up a session (may it also write?), not an attempt: no event */
     quiet?: boolean;
@@ -73,43 +76,44 @@ export async function authorizeRepo(
 ): Promise<RepoAccess> {
   const now = ctx.clock.now();
   const resource: Resource = { kind: input.kind, name: input.repo };
-  const result = await inTransaction(ctx, async (tx) => {
-    const who = await activeIdentity(ctx, tx, input.subject);
-    const known = who !== undefined && input.exists && isManagedRepo(ctx, input.kind, input.repo);
-    const grants = known ? await openGrants(tx, input.subject, now, false) : [];
-    let grantId: string | null = null;
-    if (!input.write) {
-      const d = decide(grants, { subject: input.subject, action: 'read', resource }, now);
-      if (d.allow) grantId = d.grantId;
-    } else {
-      grantId = writeGrant(grants, input.kind, input.repo, now)?.id ?? null;
-    }
-    const allow = grantId !== null;
-    if (input.audit || (!allow && !input.quiet)) {
-      await appendAudit(tx, now, [
-        {
-          type: input.write ? `${input.kind}.push` : READ_EVENT[input.kind],
-          actor: input.subject,
-          subject: input.subject,
-          resource: canonicalResource(resource),
-          action: input.write ? 'push' : 'read',
-          grantId,
-          outcome: allow ? 'allow' : 'deny',
-          reason: allow ? null : input.write ? 'no active grant to change anything in the repository' : 'no active read grant',
-          details: { transport: input.transport, ...input.details, policyVersion: ctx.policyVersion },
-        },
-      ]);
-    }
-    return { grantId, who: known ? who : undefined };
-  });
-  if (result.grantId !== null) return { allow: true, grantId: result.grantId };
+  // Plain queries (each a consistent snapshot), and a transaction only to append the
+  // audit event: every wire-protocol request of a clone or push asks this.
+  const who = input.identity?.name === input.subject ? input.identity : await activeIdentity(ctx, ctx.db, input.subject);
+  const known = who !== undefined && input.exists && isManagedRepo(ctx, input.kind, input.repo);
+  const grants = known ? await openGrants(ctx.db, input.subject, now, false) : [];
+  let grantId: string | null = null;
+  if (!input.write) {
+    const d = decide(grants, { subject: input.subject, action: 'read', resource }, now);
+    if (d.allow) grantId = d.grantId;
+  } else {
+    grantId = writeGrant(grants, input.kind, input.repo, now)?.id ?? null;
+  }
+  const allow = grantId !== null;
+  if (input.audit || (!allow && !input.quiet)) {
+    const event: AuditInput = {
+      type: input.write ? `${input.kind}.push` : READ_EVENT[input.kind],
+      actor: input.subject,
+      subject: input.subject,
+      resource: canonicalResource(resource),
+      action: input.write ? 'push' : 'read',
+      grantId,
+      outcome: allow ? 'allow' : 'deny',
+      reason: allow ? null : input.write ? 'no active grant to change anything in the repository' : 'no active read grant',
+      details: { transport: input.transport, ...input.details, policyVersion: ctx.policyVersion },
+    };
+    await inTransaction(ctx, (tx) => appendAudit(tx, now, [event]));
+  }
+  if (grantId !== null) return { allow: true, grantId };
   const name = `${input.kind}:${input.repo}`;
   const example = input.write
     ? requestCommand('push', { kind: input.kind, name: input.repo, scope: input.kind === 'git' ? 'BRANCH' : 'BRANCH_OR_@BOOKMARK' })
     : requestCommand('read', resource);
   const lines = [`${input.subject} has no active grant to ${input.write ? `push to ${name}` : `read ${name}`}`, 'ask for one with:', `  ${example}`];
-  if (!input.write && result.who && input.audit) {
-    lines.push(...(await fileOnDeny(ctx, result.who, [{ action: 'read', resource }], `filed by Ajar when reading ${name} (${input.transport}) was refused`)));
+  // Whatever command the refused read was (hg clone stops at its first, `capabilities`).
+  // Filing depends on the identity and the configuration only, not on what is on disk,
+  // so a missing repository still gets the answer an existing one would.
+  if (!input.write && who && !input.quiet) {
+    lines.push(...(await fileOnDeny(ctx, who, [{ action: 'read', resource }], `filed by Ajar when reading ${name} (${input.transport}) was refused`)));
   }
   return { allow: false, lines };
 }
@@ -150,43 +154,60 @@ export interface PushDecision {
   allow: boolean;
   lines: string[];
   filed: string[];
+  /** with `deferUses`: the uses this push holds until its hook settles them (push-uses.ts) */
+  reservation?: string;
+}
+
+/** Who a hook speaks for, checked: the pusher, how they came, and who may settle what they hold. */
+async function resolvePusher(ctx: AppContext, pusher: Pusher, kind: RepoKind, repo: string, now: Date): Promise<{ subject: string; transport: Transport; owner: string } | undefined> {
+  if ('session' in pusher) {
+    const hash = sha256(pusher.session);
+    const row = await ctx.db.selectFrom('push_sessions').selectAll().where('secret_hash', '=', hash).executeTakeFirst();
+    if (!row || new Date(row.expires_at) <= now || row.repo !== `${kind}:${repo}`) return undefined;
+    return { subject: row.subject, transport: row.transport as Transport, owner: `session:${hash}` };
+  }
+  if (!ctx.config[kind].hookAccounts.includes(pusher.hookAccount.name)) {
+    throw new AppError('permission_denied', `${pusher.hookAccount.name} is not a hook account (config ${kind}.hook_accounts)`);
+  }
+  return { subject: pusher.user, transport: 'hook', owner: `hook:${pusher.hookAccount.name}` };
+}
+
+const NO_SESSION = 'this push has no valid Ajar session; push again';
+
+/** The hook's word on what an allowed push held: it committed, or it did not. */
+export async function settlePush(ctx: AppContext, pusher: Pusher, input: { kind: RepoKind; repo: string; reservation: string; committed: boolean }): Promise<{ settled: number }> {
+  const who = await resolvePusher(ctx, pusher, input.kind, input.repo, ctx.clock.now());
+  if (!who) throw new AppError('permission_denied', NO_SESSION);
+  return settleUses(ctx, { owner: who.owner, reservation: input.reservation, committed: input.committed, resource: `${input.kind}:${input.repo}` });
 }
 
 /**
  * The authority on a push: every change must be covered, at this moment, by an
  * active grant for the action it needs, or the whole push is refused. Use-bound
- * grants count one use per push they allow.
+ * grants count one use per push they allow: at once, or (`deferUses`) when the
+ * hook settles the reservation after the commit. `check`: a question before the
+ * change is made (Mercurial's prepushkey), decided again when it is: a refusal
+ * is audited and filed, an allowance neither recorded nor counted.
  */
 export async function decideChanges(
   ctx: AppContext,
   pusher: Pusher,
-  input: { kind: RepoKind; repo: string; changes: Change[]; problems: string[]; recordKey: string },
+  input: { kind: RepoKind; repo: string; changes: Change[]; problems: string[]; recordKey: string; check?: boolean; deferUses?: boolean },
 ): Promise<PushDecision> {
   const { kind, repo } = input;
   const now = ctx.clock.now();
-  let subject: string;
-  let transport: Transport;
-  if ('session' in pusher) {
-    const row = await ctx.db.selectFrom('push_sessions').selectAll().where('secret_hash', '=', sha256(pusher.session)).executeTakeFirst();
-    if (!row || new Date(row.expires_at) <= now || row.repo !== `${kind}:${repo}`) {
-      return { allow: false, lines: ['this push has no valid Ajar session; push again'], filed: [] };
-    }
-    subject = row.subject;
-    transport = row.transport as Transport;
-  } else {
-    if (!ctx.config[kind].hookAccounts.includes(pusher.hookAccount.name)) {
-      throw new AppError('permission_denied', `${pusher.hookAccount.name} is not a hook account (config ${kind}.hook_accounts)`);
-    }
-    subject = pusher.user;
-    transport = 'hook';
-  }
+  const caller = await resolvePusher(ctx, pusher, kind, repo, now);
+  if (!caller) return { allow: false, lines: [NO_SESSION], filed: [] };
+  const { subject, transport } = caller;
   const problems = [...input.problems];
   if (input.changes.length === 0 && problems.length === 0) problems.push('the push changes nothing Ajar can check');
 
   const result = await inTransaction(ctx, async (tx) => {
     const who = problems.length === 0 ? await activeIdentity(ctx, tx, subject) : undefined;
     const known = who !== undefined && isManagedRepo(ctx, kind, repo);
-    const grants = known ? await openGrants(tx, subject, now, true) : [];
+    const events: AuditInput[] = [];
+    const locked = known ? await openGrants(tx, subject, now, true) : [];
+    const grants = input.deferUses ? await withHeldUses(tx, locked, now, `${kind}:${repo}`, events) : locked;
     const decided: (Change & { grantId: string | null; reason: string | null })[] = [];
     const missing: { action: string; resource: Resource }[] = [];
     for (const c of input.changes) {
@@ -205,18 +226,27 @@ export async function decideChanges(
       decided.push({ ...c, grantId, reason });
     }
     const allow = problems.length === 0 && known && decided.every((c) => c.grantId !== null);
-    const events: AuditInput[] = [];
     const lines: string[] = [];
-    if (allow) {
+    let reservation: string | undefined;
+    if (allow && input.check) {
+      // Decided again when the change is made; nothing to record or count yet.
+      if (events.length > 0) await appendAudit(tx, now, events);
+      return { allow, lines, missing: [], who, reservation };
+    } else if (allow) {
       // One use per push of each use-bound grant it relied on.
-      for (const id of new Set(decided.map((c) => c.grantId!))) {
-        const g = grants.find((x) => x.id === id)!;
-        if (g.maxUses === null) continue;
-        const uses = g.uses + 1;
-        const consumed = uses >= g.maxUses;
-        await tx.updateTable('grants').set({ uses, ...(consumed ? { state: 'consumed', ended_at: now, ended_by: 'ajar', end_reason: 'all uses consumed' } : {}) }).where('id', '=', id).execute();
-        if (consumed) events.push({ type: 'grant.consumed', actor: 'ajar', subject, grantId: id, resource: `${kind}:${repo}`, action: 'push' });
-        lines.push(`grant ${id}: ${consumed ? 'its last use is this push; it has ended' : `${g.maxUses - uses} use(s) left`}`);
+      const bound = [...new Set(decided.map((c) => c.grantId!))].map((id) => grants.find((x) => x.id === id)!).filter((g) => g.maxUses !== null);
+      if (input.deferUses && bound.length > 0) {
+        reservation = await reserveUses(tx, bound.map((g) => g.id), caller.owner, now);
+        for (const g of bound) {
+          const left = g.maxUses! - g.uses - 1;
+          lines.push(`grant ${g.id}: ${left === 0 ? 'this push takes its last use; the grant ends when the push lands' : `${left} use(s) left after this push`}`);
+        }
+      } else {
+        for (const g of bound) {
+          const counted = await addUses(tx, g, 1, now, `${kind}:${repo}`);
+          events.push(...counted.events);
+          lines.push(`grant ${g.id}: ${counted.consumed ? 'its last use is this push; it has ended' : `${g.maxUses! - counted.uses} use(s) left`}`);
+        }
       }
       lines.unshift(`push to ${repo} allowed for ${subject}: ${decided.map((c) => `${c.label} (${c.action}, ${c.grantId})`).join(', ')}`);
     } else if (problems.length > 0) {
@@ -240,10 +270,10 @@ export async function decideChanges(
       details: { transport, [input.recordKey]: decided.map((c) => ({ ...c.record, action: c.action, grantId: c.grantId })), policyVersion: ctx.policyVersion },
     });
     await appendAudit(tx, now, events);
-    return { allow, lines, missing: known ? missing : [], who };
+    return { allow, lines, missing: known ? missing : [], who, reservation };
   });
   const filed = result.allow || !result.who ? [] : await fileOnDeny(ctx, result.who, result.missing, `filed by Ajar when a push to ${kind}:${repo} (${transport}) was refused`);
-  return { allow: result.allow, lines: [...result.lines, ...filed], filed };
+  return { allow: result.allow, lines: [...result.lines, ...filed], filed, ...(result.reservation ? { reservation: result.reservation } : {}) };
 }
 
 function dedupe(m: { action: string; resource: Resource }[]) {

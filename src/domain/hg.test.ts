@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classifyHgRequest, hgNameProblem } from './hg.js';
+import { classifyHgRequest, hgNameProblem, parseForm } from './hg.js';
 
 const none = { headerArgs: '', postArgs: undefined };
 
@@ -30,6 +32,35 @@ describe('classifyHgRequest', () => {
     expect(classifyHgRequest('cmd=heads', { headerArgs: 'cmd=unbundle', postArgs: undefined }).ok).toBe(false);
     expect(classifyHgRequest('cmd=heads', { headerArgs: '', postArgs: 'cmd=unbundle' }).ok).toBe(false);
     expect(classifyHgRequest('cmd=batch', none).ok).toBe(false);
+  });
+});
+
+describe('parseForm', () => {
+  it('parses arguments exactly as Mercurial does (checked against its own parser)', () => {
+    // Mercurial's parser, in the Python that has Mercurial: each input's pairs, or null where it fails.
+    const python = execFileSync('hg', ['debuginstall', '-T', '{pythonexe}'], { encoding: 'utf8' }).trim();
+    const script = [
+      'import json, sys',
+      'from mercurial import util',
+      'out = []',
+      'for s in json.load(sys.stdin):',
+      '    try:',
+      '        out.append([[k.decode("latin-1"), v.decode("latin-1")] for k, v in util.urlreq.parseqsl(s.encode("latin-1"), keep_blank_values=True)])',
+      '    except Exception:',
+      '        out.append(None)',
+      'print(json.dumps(out))',
+    ].join('\n');
+    const char = fc.constantFrom('a', 'c', 'm', 'd', '=', '&', '+', '%', ';', ' ', '2', 'B', '3', 'D', '6', 'f', 'G', '\u00e9');
+    const inputs = fc.sample(fc.string({ unit: char, maxLength: 24 }), { numRuns: 2000, seed: 5 });
+    inputs.push('cmd=batch&cmds=heads+%3Bp%75shkey', '%63md=x', 'a=%2', 'a=%zz&&b', '=x', 'x', 'a=b=c', '%C3%A9=1');
+    const theirs = JSON.parse(execFileSync(python, ['-c', script], { input: JSON.stringify(inputs), encoding: 'utf8' })) as ([string, string][] | null)[];
+    let compared = 0;
+    inputs.forEach((input, i) => {
+      if (theirs[i] === null) return; // Mercurial fails the request (non-ASCII): nothing to agree on
+      compared++;
+      expect(parseForm(input), JSON.stringify(input)).toEqual(theirs[i]);
+    });
+    expect(compared).toBeGreaterThan(1000);
   });
 });
 

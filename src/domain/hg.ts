@@ -33,19 +33,19 @@ export interface HgArgs {
   postArgs: string | undefined;
 }
 
-function parseForm(text: string): [string, string][] {
+/**
+ * A query string or form body as Mercurial parses it (Python's parse_qsl): split at
+ * `&`, empty parts skipped, name and value split at the first `=`, `+` is a space,
+ * `%XX` one byte, any other `%` left as it is. Bytes are kept as latin-1 characters
+ * (Mercurial refuses anything that does not decode to ASCII, so names never differ).
+ */
+export function parseForm(text: string): [string, string][] {
+  const unquote = (s: string) => s.replace(/\+/g, ' ').replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
   const out: [string, string][] = [];
   for (const part of text.split('&')) {
     if (!part) continue;
     const i = part.indexOf('=');
-    const dec = (s: string) => {
-      try {
-        return decodeURIComponent(s.replace(/\+/g, ' '));
-      } catch {
-        return s;
-      }
-    };
-    out.push(i === -1 ? [dec(part), ''] : [dec(part.slice(0, i)), dec(part.slice(i + 1))]);
+    out.push(i === -1 ? [unquote(part), ''] : [unquote(part.slice(0, i)), unquote(part.slice(i + 1))]);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // What the Git and Mercurial gateways share: reading headers, HTTP Basic with an
 // API token, and plain-text answers a VCS client shows its user.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AppContext } from '../app/context.js';
+import type { Actor, AppContext } from '../app/context.js';
 import { authenticate } from '../app/identities.js';
 import { credentialsOf } from '../http/api.js';
 
@@ -14,13 +14,13 @@ export function optional(name: string, value: string | undefined): Record<string
   return value === undefined ? {} : { [name]: value };
 }
 
-/** HTTP Basic with the user's name and an API token; the name must be the token's. */
-export async function basicAuth(ctx: AppContext, req: IncomingMessage): Promise<string | undefined> {
+/** HTTP Basic with the user's name and an API token; the name must be the token's (an active identity's). */
+export async function basicAuth(ctx: AppContext, req: IncomingMessage): Promise<Actor | undefined> {
   const h = header(req, 'authorization');
   const { secret, claimedUser } = credentialsOf(h);
   if (!secret || !claimedUser || !/^basic /i.test(h ?? '')) return undefined;
   const actor = await authenticate(ctx, secret);
-  return actor && actor.name === claimedUser ? actor.name : undefined;
+  return actor && actor.name === claimedUser ? actor : undefined;
 }
 
 /**

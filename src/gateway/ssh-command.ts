@@ -107,7 +107,7 @@ export async function runSshCommand(o: SshCommandOptions): Promise<number> {
     args = cmd.service === 'git-upload-pack' ? ['upload-pack', '--strict', '--', dir] : ['receive-pack', '--', dir];
   } else {
     // Mercurial's own ssh server, with Ajar's settings forced on the repository;
-    // without a write grant every transaction is refused.
+    // its hooks ask Ajar about every change.
     // HOME: the SSH account's own (never a shared directory: Mercurial runs what ~/.hgrc says).
     const home = process.env.HOME || userInfo().homedir;
     command = findHgPython(o.python, home);
@@ -116,7 +116,9 @@ export async function runSshCommand(o: SshCommandOptions): Promise<number> {
       AJAR_HG_USER: o.user,
       AJAR_HG_REPO: cmd.repo,
       AJAR_HOOK_URL: o.url,
-      AJAR_HG_READONLY: answer.write && answer.session ? '0' : '1',
+      // Every reader gets a session, and the hook asks Ajar about each change; without one
+      // (an older Ajar answering) every transaction is refused outright.
+      AJAR_HG_READONLY: answer.session ? '0' : '1',
       AJAR_HG_READONLY_WHY: `${o.user} has no active grant to change hg:${cmd.repo}; ask with: ajar request --resource hg:${cmd.repo}:BRANCH_OR_@BOOKMARK --action push ...`,
       ...(answer.session ? { AJAR_PUSH_SESSION: answer.session } : {}),
     });

@@ -1,5 +1,5 @@
 // Hook mode for Mercurial: `ajar install-hook hg REPO_PATH` adds Ajar's
-// pretxnclose hook to the repository's .hg/hgrc (hgweb under Apache/nginx,
+// pretxnclose and prepushkey hooks to the repository's .hg/hgrc (hgweb under Apache/nginx,
 // Heptapod, RhodeCode/Kallithea). The hook asks a remote Ajar over HTTP as a
 // hook account and names the pusher from the server's variable. The block is
 // Ajar's own, between markers, so installing again replaces it.
@@ -31,6 +31,7 @@ export function installHgHook(o: InstallHgHook): { hgrc: string; replaced: boole
     BEGIN,
     '[hooks]',
     `pretxnclose.ajar = python:${HG_HOOK_MODULE}:pretxnclose`,
+    `prepushkey.ajar = python:${HG_HOOK_MODULE}:prepushkey`,
     '[ajar]',
     `url = ${o.url}`,
     `token_file = ${resolve(o.tokenFile)}`,

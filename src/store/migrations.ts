@@ -302,6 +302,22 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0020_hg_push_uses': {
+    async up(db) {
+      // Mercurial's hook decides before the transaction commits: an allowed push holds one use
+      // of each use-bound grant it relies on until the hook says whether it committed.
+      await sql`
+        create table push_uses (
+          reservation text not null,
+          grant_id text not null references grants (id),
+          owner text not null,
+          created_at timestamptz not null,
+          primary key (reservation, grant_id)
+        );
+        create index push_uses_grant on push_uses (grant_id);
+      `.execute(db);
+    },
+  },
   '0030_notify_reliability': {
     async up(db) {
       await sql`

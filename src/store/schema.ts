@@ -114,6 +114,15 @@ export interface PushSessionTable {
   expires_at: Ts;
 }
 
+/** A use of a use-bound grant held by a Mercurial push until its hook says whether it committed (push-uses.ts). */
+export interface PushUseTable {
+  reservation: string;
+  grant_id: string;
+  /** who may settle it: `session:<hash of the push session>` or `hook:<hook account>` */
+  owner: string;
+  created_at: Ts;
+}
+
 /** An escalation the sweep announced (request.escalated): one per request and stage. */
 export interface RequestEscalationTable {
   request_id: string;
@@ -218,6 +227,7 @@ export interface DB {
   audit_events: AuditEventTable;
   audit_head: AuditHeadTable;
   push_sessions: PushSessionTable;
+  push_uses: PushUseTable;
   credentials: CredentialTable;
   secrets: SecretTable;
   request_escalations: RequestEscalationTable;

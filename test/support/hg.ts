@@ -1,6 +1,6 @@
 // Real hg against a real `ajar serve`: repositories under the served root,
 // clones made by the hg command line with an isolated HOME and config.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -88,4 +88,31 @@ export async function hgCommit(work: string, message = 'change', file = 'change'
 export async function serverLog(dir: string, revset = 'all()'): Promise<Map<string, string>> {
   const out = await hg(['log', '-R', dir, '--hidden', '-r', revset, '-T', '{node} {branch} {phase}\\n']);
   return new Map(out.split('\n').filter(Boolean).map((l) => [l.split(' ')[0]!, l.split(' ').slice(1).join(' ')]));
+}
+
+/** A plain hgweb over `repoDir` that is not Ajar (test/support/plain_hgweb.py): `${url}/auth` sets REMOTE_USER from Basic credentials, `${url}/anon` never does. */
+export async function startPlainHgweb(repoDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const python = await hg(['debuginstall', '-T', '{pythonexe}']);
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tempDir('hgweb-home-'), LANG: 'C.UTF-8' };
+  const child = spawn(python, [join(import.meta.dirname, 'plain_hgweb.py'), repoDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const port = await new Promise<string>((ok, fail) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (\d+)/.exec(out);
+      if (m) ok(m[1]!);
+    });
+    child.once('exit', (code) => fail(new Error(`plain hgweb exited ${code}: ${err}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((ok) => {
+        if (child.exitCode !== null || child.signalCode !== null) return ok();
+        child.once('exit', () => ok());
+        child.kill('SIGTERM');
+      }),
+  };
 }

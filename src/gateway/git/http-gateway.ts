@@ -35,16 +35,18 @@ export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
       const protocol = header(req, 'git-protocol');
       if (protocol !== undefined && !validGitProtocol(protocol)) return text(res, 400, ['the Git-Protocol header is not valid']);
 
-      const actor = await basicAuth(ctx, req);
-      if (!actor) {
+      const who = await basicAuth(ctx, req);
+      if (!who) {
         res.setHeader('www-authenticate', 'Basic realm="Ajar", charset="UTF-8"');
         return text(res, 401, ['authentication required: your Ajar user name and an API token as the password', '(git config --global credential.helper "ajar credential")']);
       }
+      const actor = who.name;
       user = actor;
       const dir = parsed.validName ? repoDir(root, parsed.repo) : undefined;
       const access = await authorizeRepo(ctx, {
         kind: 'git',
         subject: actor,
+        identity: who,
         repo: parsed.repo,
         write: parsed.service === 'git-receive-pack',
         transport: 'http',

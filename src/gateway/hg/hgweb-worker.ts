@@ -1,7 +1,9 @@
 // The warm hgweb: one long-lived Python process running Mercurial's own hgweb
 // as a WSGI application on a Unix socket in the data directory (mode 0600),
-// so no request pays Python's start-up. Restarted if it dies.
+// so no request pays Python's start-up. Restarted if it dies; exits when Ajar
+// does (its standard input, held open by Ajar, closes).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Logger } from '../../logger.js';
 
@@ -54,10 +56,33 @@ export function hgEnv(home: string, extra: Record<string, string> = {}): Record<
   };
 }
 
+/** What Ajar tells hgweb about one request it let through. */
+export interface HgwebContext {
+  user: string;
+  write: boolean;
+  repoDir: string;
+  repo: string;
+  remoteAddr: string;
+  session?: string | undefined;
+  hookUrl?: string | undefined;
+}
+
 export interface HgwebWorker {
   socketPath: string;
+  /**
+   * The X-Ajar-Context header: the context signed with this worker's secret.
+   * Client headers reach hgweb as well; only a value with this signature is
+   * taken as Ajar's (see ajar_hgweb.py).
+   */
+  sign(context: HgwebContext): string;
   ready(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** `payload.mac`: base64url JSON and its hex HMAC-SHA256 under `secret`. */
+export function signContext(secret: Buffer, context: HgwebContext): string {
+  const payload = Buffer.from(JSON.stringify(context)).toString('base64url');
+  return `${payload}.${createHmac('sha256', secret).update(payload).digest('hex')}`;
 }
 
 /** `home`: a private directory (0700) of Ajar's, Mercurial's HOME. */
@@ -65,10 +90,15 @@ export function startHgwebWorker(opts: { python: string; socketPath: string; hom
   let child: ChildProcess | undefined;
   let stopping = false;
   let readyPromise: Promise<void>;
+  // Handed over on standard input, never in the environment (which hooks and their children inherit).
+  const secret = randomBytes(32);
   const launch = () => {
     readyPromise = new Promise((ok, fail) => {
-      const c = spawn(opts.python, [resolve(HG_HOOKS_DIR, 'ajar_hgweb.py'), opts.socketPath], { env: hgEnv(opts.home), stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(opts.python, [resolve(HG_HOOKS_DIR, 'ajar_hgweb.py'), opts.socketPath], { env: hgEnv(opts.home), stdio: ['pipe', 'pipe', 'pipe'] });
       child = c;
+      c.stdin!.on('error', () => {});
+      // Kept open: its end tells the worker that Ajar is gone.
+      c.stdin!.write(`${secret.toString('hex')}\n`);
       let out = '';
       let err = '';
       c.stdout!.on('data', (d: Buffer) => {
@@ -92,6 +122,7 @@ export function startHgwebWorker(opts: { python: string; socketPath: string; hom
   launch();
   return {
     socketPath: opts.socketPath,
+    sign: (context) => signContext(secret, context),
     ready: () => readyPromise,
     async stop() {
       stopping = true;

@@ -39,30 +39,41 @@ export function createHgGateway(ctx: AppContext, opts: { worker: () => HgwebWork
         return text(res, 404, ['not a Mercurial repository URL Ajar serves; use /hg/<repository>']);
       }
       if (req.method !== 'GET' && req.method !== 'POST') return text(res, 405, ['Mercurial speaks GET and POST']);
-      // Arguments in the body come first in it: read exactly those bytes, keep them for hgweb.
-      const postLen = Number.parseInt(header(req, 'x-hgargs-post') ?? '0', 10);
-      if (!Number.isFinite(postLen) || postLen < 0 || postLen > MAX_POST_ARGS) return text(res, 400, ['X-HgArgs-Post is not a length Ajar accepts']);
+      // WSGI files `X_HgArg_1` under the key of `X-HgArg-1` (and `X_Ajar_User` under
+      // Ajar's own): such a name would mean one thing here and another to hgweb. No
+      // Mercurial client sends one (nginx and Apache drop them by default).
+      if (hasUnderscoreHeader(req)) return text(res, 400, ['header names with "_" are refused: Mercurial would read them as other headers'], true);
+      // Mercurial reads this length with Python's int(), which also takes "1_20" (as 120)
+      // or " 12": only plain digits mean the same to both.
+      const postHeader = header(req, 'x-hgargs-post');
+      if (postHeader !== undefined && !/^[0-9]{1,6}$/.test(postHeader)) return text(res, 400, ['X-HgArgs-Post is not a length Ajar accepts'], true);
+      const postLen = Number(postHeader ?? '0');
+      if (postLen > MAX_POST_ARGS) return text(res, 400, ['X-HgArgs-Post is not a length Ajar accepts'], true);
       const length = header(req, 'content-length');
-      if (postLen > 0 && (length === undefined || Number(length) < postLen)) return text(res, 400, ['X-HgArgs-Post is longer than the body']);
+      if (postLen > 0 && (length === undefined || Number(length) < postLen)) return text(res, 400, ['X-HgArgs-Post is longer than the body'], true);
+
+      // Who asks, before reading anything of the body.
+      const who = await basicAuth(ctx, req);
+      if (!who) {
+        res.setHeader('www-authenticate', 'Basic realm="Ajar", charset="UTF-8"');
+        return text(res, 401, ['authentication required: your Ajar user name and an API token as the password (see [auth] in docs/hg.md)']);
+      }
+      const actor = who.name;
+      user = actor;
+      // Arguments in the body come first in it: read exactly those bytes, keep them for hgweb.
       const prefix = postLen > 0 ? await readExactly(req, postLen) : Buffer.alloc(0);
       let headerArgs = '';
       for (let i = 1; header(req, `x-hgarg-${i}`) !== undefined; i++) headerArgs += header(req, `x-hgarg-${i}`);
       const cmd = classifyHgRequest(query, { headerArgs, postArgs: postLen > 0 ? prefix.toString('latin1') : undefined });
-      if (!cmd.ok) return text(res, 400, [cmd.message]);
+      if (!cmd.ok) return text(res, 400, [cmd.message], true);
       if (cmd.write && req.method !== 'POST') return text(res, 405, [`${cmd.commands.filter((c) => c !== 'batch').join(', ')} changes the repository: it needs a POST`], true);
       if (req.method === 'POST' && length === undefined) return text(res, 411, ['Mercurial requests carry a Content-Length']);
-
-      const actor = await basicAuth(ctx, req);
-      if (!actor) {
-        res.setHeader('www-authenticate', 'Basic realm="Ajar", charset="UTF-8"');
-        return text(res, 401, ['authentication required: your Ajar user name and an API token as the password (see [auth] in docs/hg.md)']);
-      }
-      user = actor;
       const validName = !/[%\\]/.test(repo) && repoNameProblem(repo) === undefined;
       const dir = validName ? servedRepoDir('hg', root, repo) : undefined;
       const access = await authorizeRepo(ctx, {
         kind: 'hg',
         subject: actor,
+        identity: who,
         repo,
         write: cmd.write,
         transport: 'http',
@@ -73,14 +84,15 @@ export function createHgGateway(ctx: AppContext, opts: { worker: () => HgwebWork
       if (!access.allow || !dir) return text(res, 403, access.allow ? ['refused'] : access.lines, true);
       const session = cmd.write ? await openPushSession(ctx, actor, 'hg', repo, 'http') : undefined;
       if (session) ctx.log.info({ user: actor, repo }, 'hg push started');
-      await proxy(req, res, worker, prefix, query, {
-        'x-ajar-user': actor,
-        'x-ajar-write': cmd.write ? '1' : '0',
-        'x-ajar-repo-dir': dir,
-        'x-ajar-hg-repo': repo,
-        'x-ajar-remote-addr': req.socket.remoteAddress ?? '',
-        ...(session ? { 'x-ajar-push-session': session, 'x-ajar-hook-url': opts.hookUrl() } : {}),
+      const context = worker.sign({
+        user: actor,
+        write: cmd.write,
+        repoDir: dir,
+        repo,
+        remoteAddr: req.socket.remoteAddress ?? '',
+        ...(session ? { session, hookUrl: opts.hookUrl() } : {}),
       });
+      await proxy(req, res, worker, prefix, query, context);
     } catch (e) {
       ctx.log.error({ err: String(e), path }, 'hg gateway failed');
       if (!res.headersSent) text(res, 503, ['Ajar cannot decide right now (its database is unavailable?); refused. Try again shortly']);
@@ -115,16 +127,21 @@ function readExactly(req: IncomingMessage, n: number): Promise<Buffer> {
 
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'authorization', 'te', 'trailer', 'host']);
 
-/** Hand the request to hgweb over its Unix socket; stream both ways. */
-function proxy(req: IncomingMessage, res: ServerResponse, worker: HgwebWorker, prefix: Buffer, query: string, ajar: Record<string, string>): Promise<void> {
+function hasUnderscoreHeader(req: IncomingMessage): boolean {
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.includes('_')) return true;
+  return false;
+}
+
+/** Hand the request to hgweb over its Unix socket, with Ajar's signed context; stream both ways. */
+function proxy(req: IncomingMessage, res: ServerResponse, worker: HgwebWorker, prefix: Buffer, query: string, context: string): Promise<void> {
   return new Promise((done) => {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) {
-      // Nobody but Ajar speaks X-Ajar-* to hgweb.
+      // Nobody but Ajar speaks X-Ajar-* to hgweb (and hgweb checks the signature too).
       if (v === undefined || HOP.has(k) || k.startsWith('x-ajar-')) continue;
       headers[k] = v;
     }
-    const up = httpRequest({ socketPath: worker.socketPath, method: req.method, path: `/?${query}`, headers: { ...headers, ...ajar, host: 'ajar-hgweb', connection: 'close' } }, (r) => {
+    const up = httpRequest({ socketPath: worker.socketPath, method: req.method, path: `/?${query}`, headers: { ...headers, 'x-ajar-context': context, host: 'ajar-hgweb', connection: 'close' } }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.statusMessage, stripHop(r.headers));
       r.pipe(res);
       r.on('end', () => done());

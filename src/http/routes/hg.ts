@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { decideHgPush } from '../../app/hg.js';
-import { authorizeRepo, openPushSession } from '../../app/repo-access.js';
+import { authorizeRepo, openPushSession, settlePush } from '../../app/repo-access.js';
 import { AppError } from '../../domain/errors.js';
 import type { Route } from '../api.js';
 import { pusherOf } from '../push-auth.js';
@@ -21,14 +21,26 @@ export const hgRoutes: Route[] = [
     summary:
       'The Mercurial hook asks: may this transaction land (new changesets per branch, closed branches, bookmarks, publishing, obsolescence)? Authenticated by a push session or a hook account token naming the pusher',
     public: true,
-    body: z.strictObject({ repo: NAME, user: NAME.optional(), changes: z.array(change).min(1).max(10_000) }),
-    handler: async ({ ctx, body, c }) => decideHgPush(ctx, await pusherOf(ctx, c.req.header('authorization'), body.user), { repo: body.repo, changes: body.changes }),
+    body: z.strictObject({ repo: NAME, user: NAME.optional(), changes: z.array(change).min(1).max(10_000), check: z.boolean().optional() }),
+    handler: async ({ ctx, body, c }) =>
+      decideHgPush(ctx, await pusherOf(ctx, c.req.header('authorization'), body.user), { repo: body.repo, changes: body.changes, check: body.check ?? false }),
+  },
+  {
+    method: 'post',
+    path: '/v1/hg/push/settle',
+    tag: 'hg',
+    summary:
+      'The Mercurial hook says whether an allowed transaction committed: the uses of use-bound grants it held are then counted, or given back. Authenticated as for /v1/hg/push',
+    public: true,
+    body: z.strictObject({ repo: NAME, user: NAME.optional(), reservation: z.string().min(1).max(100), committed: z.boolean() }),
+    handler: async ({ ctx, body, c }) =>
+      settlePush(ctx, await pusherOf(ctx, c.req.header('authorization'), body.user), { kind: 'hg', repo: body.repo, reservation: body.reservation, committed: body.committed }),
   },
   {
     method: 'post',
     path: '/v1/hg/authorize',
     tag: 'hg',
-    summary: 'SSH mode asks: may this user read this repository, and may the session write? A writer also gets a push session (hook accounts)',
+    summary: 'SSH mode asks: may this user read this repository, and may the session write? A reader gets a push session for the hook, which decides every change (hook accounts)',
     body: z.strictObject({ user: NAME, repo: NAME, exists: z.boolean() }),
     handler: async ({ ctx, actor, body }) => {
       if (!ctx.config.hg.hookAccounts.includes(actor.name)) throw new AppError('permission_denied', `${actor.name} is not a hook account (config hg.hook_accounts)`);
@@ -36,8 +48,10 @@ export const hgRoutes: Route[] = [
       const read = await authorizeRepo(ctx, { ...base, write: false, audit: true });
       if (!read.allow) return read;
       const write = await authorizeRepo(ctx, { ...base, write: true, audit: false, quiet: true });
-      if (!write.allow) return { ...read, write: false };
-      return { ...read, write: true, session: await openPushSession(ctx, body.user, 'hg', body.repo, 'ssh') };
+      // A reader without a write grant gets a session too: a push they try then reaches
+      // the hook, and Ajar refuses it there with the exact changes — audited, filed where
+      // the policy says so, and with the exact command to ask.
+      return { ...read, write: write.allow, session: await openPushSession(ctx, body.user, 'hg', body.repo, 'ssh') };
     },
   },
 ];
