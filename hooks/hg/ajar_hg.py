@@ -86,12 +86,28 @@ def pretxnopen_readonly(ui, repo, **kwargs):
     return False
 
 
-def _by_branch(unfi, revs, kind):
+class _Branches(object):
+    """(branch, closes) of each revision, read from the changelog once: a push of
+    thousands of changesets asks it for the new ones, the closed and the published."""
+
+    def __init__(self, unfi):
+        self.cl = unfi.changelog
+        self.seen = {}
+
+    def __call__(self, rev):
+        info = self.seen.get(rev)
+        if info is None:
+            info = self.seen[rev] = self.cl.branchinfo(rev)
+        return info
+
+
+def _by_branch(unfi, revs, kind, branches=None):
     # The changelog alone (no changectx per revision: a push of thousands stays cheap).
     cl = unfi.changelog
+    branchinfo = branches or _Branches(unfi)
     by = {}
     for rev in revs:
-        by.setdefault(_s(cl.branchinfo(rev)[0]), []).append(rev)
+        by.setdefault(_s(branchinfo(rev)[0]), []).append(rev)
     return [{'type': kind, 'branch': b, 'nodes': [_s(hex(cl.node(r))) for r in rs[:50]], 'count': len(rs)} for b, rs in sorted(by.items())]
 
 
@@ -118,8 +134,9 @@ def _changes(ui, repo, tr):
     unfi = repo.unfiltered()
     start = tr.changes.get(b'origrepolen', len(unfi))
     new = range(start, len(unfi))
-    out = _by_branch(unfi, new, 'changesets')
-    out += _by_branch(unfi, [r for r in new if unfi.changelog.branchinfo(r)[1]], 'close')
+    branches = _Branches(unfi)
+    out = _by_branch(unfi, new, 'changesets', branches)
+    out += _by_branch(unfi, [r for r in new if branches(r)[1]], 'close', branches)
     for name, (old, new_) in sorted(tr.changes.get(b'bookmarks', {}).items()):
         out.append(_bookmark(name, _s(hex(old)) if old else None, _s(hex(new_)) if new_ else None))
     publishing = ui.configbool(b'phases', b'publish')
@@ -129,7 +146,7 @@ def _changes(ui, repo, tr):
         # being pushed there; anything else turning public is publishing.
         if new_ == phases.public and not (old is None and publishing):
             published.extend(revs)
-    out += _by_branch(unfi, published, 'publish')
+    out += _by_branch(unfi, published, 'publish', branches)
     return out + _obsoleted(unfi, tr.changes.get(b'obsmarkers', ()))
 
 
