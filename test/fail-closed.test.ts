@@ -37,6 +37,13 @@ describe('fail closed', () => {
       const api = await ajar.api('POST', '/v1/check', { token: 'ajar_whatever', body: { subject: 'alice', action: 'push', resource: 'git:payments:feature/f' } });
       expect(api.status).toBe(503);
       expect(api.body.error.code).toBe('unavailable');
+      // The Git and Mercurial gateways refuse too, and say why.
+      const basic = `Basic ${Buffer.from(`alice:${token}`).toString('base64')}`;
+      for (const path of ['/git/payments.git/info/refs?service=git-receive-pack', '/hg/billing?cmd=capabilities']) {
+        const res = await fetch(`${ajar.url}${path}`, { headers: { authorization: basic } });
+        expect(res.status, path).toBe(503);
+        expect(await res.text(), path).toContain('Ajar cannot decide right now');
+      }
       expect(r.grantId).toBeTruthy();
     } finally {
       await ajar.stop();

@@ -69,17 +69,32 @@ describe('hook mode', () => {
     ]);
   });
 
-  it('takes the pusher from the variable of the server in use (GitLab: GL_USERNAME)', async () => {
-    expect((await install(['--user-var', 'gitlab'])).code).toBe(0);
+  it('takes the pusher from the variable of the server in use (GitLab, Gitea, Gitolite, or one named)', async () => {
     const work = tempDir('work-');
     await git(['clone', '-q', repo.dir, work]);
     await commit(work);
-    // A local push runs the hook with our environment, as GitLab's git server would with its own.
-    const as = (env: Record<string, string>) => runGit(['push', 'origin', 'HEAD:refs/heads/feature/gl'], { cwd: work, env });
-    const nobody = await as({ REMOTE_USER: 'alice' });
-    expect(nobody.code).not.toBe(0);
-    expect(nobody.stderr).toContain('cannot tell who is pushing: GL_USERNAME is not set by the git server');
-    expect((await as({ GL_USERNAME: 'alice' })).code).toBe(0);
+    // A local push runs the hook with our environment, as the git server would with its own.
+    const as = (ref: string, env: Record<string, string>) => runGit(['push', 'origin', `HEAD:refs/heads/feature/${ref}`], { cwd: work, env });
+    const servers: [string, string][] = [
+      ['gitlab', 'GL_USERNAME'],
+      ['gitea', 'GITEA_PUSHER_NAME'],
+      ['gitolite', 'GL_USER'],
+      ['PUSHED_BY', 'PUSHED_BY'],
+    ];
+    for (const [server, variable] of servers) {
+      expect((await install(['--user-var', server])).code).toBe(0);
+      // Another server's variable names nobody here.
+      const nobody = await as(server, { REMOTE_USER: 'alice', ...(variable === 'GL_USER' ? { GL_USERNAME: 'alice' } : { GL_USER: 'alice' }) });
+      expect(nobody.code, server).not.toBe(0);
+      expect(nobody.stderr).toContain(`cannot tell who is pushing: ${variable} is not set by the git server`);
+      // bob, named by the right variable, has no grant: the hook asked about him, not alice.
+      const bob = await as(server, { [variable]: 'bob' });
+      expect(bob.code, server).not.toBe(0);
+      expect(bob.stderr).toContain(`push to payments refused for bob`);
+      const alice = await as(server, { [variable]: 'alice' });
+      expect(alice.code, `${server}: ${alice.stderr}`).toBe(0);
+      expect(alice.stderr).toContain('push to payments allowed for alice');
+    }
     expect((await install()).code).toBe(0);
   });
 

@@ -1,10 +1,10 @@
 // Plain git against Ajar's smart-HTTP gateway: real git client, real
 // `git http-backend`, Ajar's pre-receive hook deciding each ref.
 import { randomBytes } from 'node:crypto';
-import { symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ajar, startAjar } from './support/ajar.js';
+import { type Ajar, run, startAjar } from './support/ajar.js';
 import { commit, git, gitConfig, makeRepo, repoUrl, reposOf, runGit, tempDir } from './support/git.js';
 import { rawHttp } from './support/raw-http.js';
 import { rawPush, receivePackBody, ZERO } from './support/receive-pack.js';
@@ -24,6 +24,8 @@ const config = gitConfig((doc) => {
     // Reading the archive needs a lead's approval; a refused clone files the request.
     { name: 'archive-read', who: { groups: ['eng'] }, resources: ['git:archive'], actions: ['read'], max_duration: '8h', approval: { groups: ['leads'] }, request_on_deny: true },
     { name: 'main-and-head', who: { users: ['alice'] }, resources: ['git:payments:main', 'git:payments:HEAD'], actions: ['push'], max_duration: '1h', approval: 'auto' },
+    // dave (QA) reads payments; a QA fix branch needs a lead, and a refused push asks for it.
+    { name: 'qa-fixes', who: { users: ['dave'] }, resources: ['git:payments:qa/*'], actions: ['push'], max_duration: '1h', approval: { groups: ['leads'] }, request_on_deny: true },
     { name: 'tags', who: { groups: ['eng'] }, resources: ['git:payments:refs/tags/v*'], actions: ['tag', 'force-push', 'delete'], max_duration: '1h', approval: 'auto' },
   );
   doc.setIn(['policy', 'rules'], rules);
@@ -63,10 +65,38 @@ describe('clone and fetch', () => {
       const work = await clone('alice', v);
       expect(await git(['rev-parse', 'HEAD'], { cwd: work })).toBe(repo.main);
     }
+    // Each step is audited, with the protocol the client asked for (git 2.39 asks for v2
+    // unless told otherwise): v0 and v1 advertise
+    // and send one pack request; v2 advertises capabilities, then ls-refs, then fetch.
     const fetches = (await a.json(['audit', '--local', '--type', 'git.fetch'])) as any[];
-    expect(fetches.map((e) => e.outcome)).toEqual(['deny', 'allow', 'allow', 'allow']);
+    const steps = fetches.map((e) => `${e.outcome} ${e.details.step} ${e.details.protocol ?? 'v0'}`);
+    expect(steps).toEqual([
+      'deny advertisement version=2',
+      'allow advertisement v0',
+      'allow upload-pack v0',
+      'allow advertisement version=1',
+      'allow upload-pack version=1',
+      'allow advertisement version=2',
+      'allow upload-pack version=2',
+      'allow upload-pack version=2',
+    ]);
     expect(fetches[1]).toMatchObject({ subject: 'alice', resource: 'git:payments', action: 'read', details: { transport: 'http' } });
     expect(fetches[1].grantId).toMatch(/^grt_/);
+    // The server really speaks v2 when asked.
+    const trace = await runGit(['-c', 'protocol.version=2', 'ls-remote', await repoUrl(a, 'payments', 'alice')], { env: { GIT_TRACE_PACKET: '1' } });
+    expect(trace.stderr).toContain('git< version 2');
+    // A fetch that skips the advertisement is audited all the same.
+    const before = ((await a.json(['audit', '--local', '--type', 'git.fetch'])) as any[]).length;
+    const direct = await fetch(`${a.url}/git/payments.git/git-upload-pack`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`alice:${await a.token('alice')}`).toString('base64')}`, 'content-type': 'application/x-git-upload-pack-request', 'git-protocol': 'version=2' },
+      body: '0014command=ls-refs\n0000',
+    });
+    expect(direct.status).toBe(200);
+    expect(await direct.text()).toContain(`${repo.main} refs/heads/main`);
+    const after = (await a.json(['audit', '--local', '--type', 'git.fetch'])) as any[];
+    expect(after.length).toBe(before + 1);
+    expect(after.at(-1)).toMatchObject({ outcome: 'allow', details: { step: 'upload-pack', protocol: 'version=2' } });
   });
 
   it('a refused clone files the request where the rule says so, once', async () => {
@@ -95,6 +125,14 @@ describe('clone and fetch', () => {
     const spoof = await fetch(base, { headers: { authorization: basic('dave', await a.token('dave')), 'remote-user': 'alice', 'x-forwarded-user': 'alice' } });
     expect(spoof.status).toBe(403);
     expect(await spoof.text()).toContain('dave has no active grant to read git:payments');
+    // Nor on a push: dave may not read payments yet, so the push stops at the gateway.
+    const push = await fetch(`${a.url}/git/payments.git/git-receive-pack`, {
+      method: 'POST',
+      headers: { authorization: basic('dave', await a.token('dave')), 'remote-user': 'alice', 'x-forwarded-user': 'alice', 'content-type': 'application/x-git-receive-pack-request' },
+      body: '0000',
+    });
+    expect(push.status).toBe(403);
+    expect(await push.text()).toContain('dave has no active grant to push to git:payments');
     const r = await runGit(['clone', `${a.url}/git/payments.git`, tempDir('clone-')]);
     expect(r.stderr).toMatch(/could not read Username|Authentication failed/);
   });
@@ -237,6 +275,25 @@ describe('push', () => {
     repo.main = c;
   });
 
+  it('a new branch named like an existing one in another case is checked as that one too (loose and packed refs)', async () => {
+    // On a case-insensitive file system feature/guarded would be FEATURE/guarded.
+    await git(['--git-dir', repo.dir, 'update-ref', 'refs/heads/FEATURE/packed', repo.main]);
+    await git(['--git-dir', repo.dir, 'pack-refs', '--all']);
+    await git(['--git-dir', repo.dir, 'update-ref', 'refs/heads/FEATURE/guarded', repo.main]);
+    await request('git:payments:feature/**', 'push');
+    const work = await clone();
+    await git(['reset', '-q', '--hard', repo.main], { cwd: work });
+    await commit(work);
+    for (const name of ['guarded', 'packed']) {
+      const r = await runGit(['push', 'origin', `HEAD:refs/heads/feature/${name}`], { cwd: work });
+      expect(r.code, name).not.toBe(0);
+      expect(r.stderr).toContain(`no active grant for push on git:payments:FEATURE/${name}`);
+      expect(await refOf(`refs/heads/feature/${name}`)).toBeNull();
+    }
+    // The control: a name no ref has in any case.
+    expect((await runGit(['push', 'origin', 'HEAD:refs/heads/feature/unguarded'], { cwd: work })).code).toBe(0);
+  });
+
   it('a symbolic ref cannot carry a push to a branch the grant does not cover', async () => {
     await git(['--git-dir', repo.dir, 'symbolic-ref', 'refs/heads/feature/alias', 'refs/heads/locked/9']);
     await git(['--git-dir', repo.dir, 'update-ref', 'refs/heads/locked/9', repo.main]);
@@ -341,16 +398,85 @@ describe('push', () => {
     expect((await runGit(['push', 'origin', 'HEAD:refs/heads/release/3.0'], { cwd: work })).code).toBe(0);
   });
 
-  it('the repository\'s own hooks still run', async () => {
-    const marker = join(tempDir('hook-'), 'ran');
-    writeFileSync(join(repo.dir, 'hooks', 'post-receive'), `#!/bin/sh\ncat > ${marker}\n`);
-    chmodSync(join(repo.dir, 'hooks', 'post-receive'), 0o755);
+  it('a reader who may not push is told which ref needs what, the exact command, and gets the request filed where the rule says so', async () => {
+    await request('git:payments', 'read', [], 'dave');
+    const work = await clone('dave');
+    await commit(work);
+    const other = await runGit(['push', 'origin', 'HEAD:refs/heads/feature/dave'], { cwd: work });
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain('remote: ajar:   refs/heads/feature/dave: create needs push; no active grant for push on git:payments:feature/dave');
+    expect(other.stderr).toContain('remote: ajar:   ajar request --resource git:payments:feature/dave --action push --duration 1h');
+    const qa = await runGit(['push', 'origin', 'HEAD:refs/heads/qa/1'], { cwd: work });
+    expect(qa.code).not.toBe(0);
+    const id = /filed request (req_\w+) for push on git:payments:qa\/1/.exec(qa.stderr)?.[1];
+    expect(id, qa.stderr).toBeDefined();
+    await a.json(['approve', id!, '--reason', 'ok'], { as: 'bob' });
+    expect((await runGit(['push', 'origin', 'HEAD:refs/heads/qa/1'], { cwd: work })).code).toBe(0);
+    // Without even a read grant the push stops at the gateway, as for a repository that does not exist.
+    const ghost = await runGit(['push', await repoUrl(a, 'ghost', 'dave'), 'HEAD:refs/heads/qa/1'], { cwd: work });
+    expect(ghost.stderr).toContain('dave has no active grant to push to git:ghost');
+  });
+
+  it('the repository\'s own hooks still run, without the push session', async () => {
+    const dir = tempDir('hook-');
+    const hooks = ['pre-receive', 'update', 'post-receive'];
+    for (const h of hooks) {
+      writeFileSync(join(repo.dir, 'hooks', h), `#!/bin/sh\n${h === 'update' ? 'echo "$3 $1"' : 'cat'} > ${dir}/${h}\nenv > ${dir}/${h}.env\n`);
+      chmodSync(join(repo.dir, 'hooks', h), 0o755);
+    }
+    try {
+      await request('git:payments:feature/**', 'push');
+      const work = await clone();
+      const tip = await commit(work);
+      expect((await runGit(['push', 'origin', 'HEAD:refs/heads/feature/hooked'], { cwd: work })).code).toBe(0);
+      const { readFileSync } = await import('node:fs');
+      for (const h of hooks) {
+        expect(readFileSync(join(dir, h), 'utf8'), h).toContain(`${tip} refs/heads/feature/hooked`);
+        // The session would let a repository's hook speak for the pusher to Ajar.
+        expect(readFileSync(join(dir, `${h}.env`), 'utf8'), h).not.toMatch(/AJAR_PUSH_SESSION|AJAR_HOOK_URL|ajps_/);
+      }
+    } finally {
+      for (const h of hooks) rmSync(join(repo.dir, 'hooks', h));
+    }
+  });
+
+  it('a push session answers one question: a second ask with it is refused', async () => {
     await request('git:payments:feature/**', 'push');
-    const work = await clone();
-    const tip = await commit(work);
-    expect((await runGit(['push', 'origin', 'HEAD:refs/heads/feature/hooked'], { cwd: work })).code).toBe(0);
-    const { readFileSync } = await import('node:fs');
-    expect(readFileSync(marker, 'utf8')).toContain(`${tip} refs/heads/feature/hooked`);
+    // SSH mode's authorize hands a hook account the session, as the gateway hands it to its hook.
+    const auth = await fetch(`${a.url}/v1/git/authorize`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await a.token('git-hooks')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'alice', repo: 'payments', service: 'git-receive-pack', exists: true }),
+    });
+    const { session } = (await auth.json()) as { session: string };
+    expect(session).toMatch(/^ajps_/);
+    const ask = () =>
+      fetch(`${a.url}/v1/git/pre-receive`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${session}`, 'content-type': 'text/plain' },
+        body: `repo payments\nupdate ${ZERO} ${repo.main} refs/heads/feature/asked-once\n`,
+      }).then((r) => r.text());
+    expect(await ask()).toMatch(/^allow\n/);
+    expect(await ask()).toBe('deny\nthis push has no valid Ajar session; push again\n');
+  });
+
+  it("the gateway's shell hook refuses when it cannot ask Ajar, or was not started by Ajar (fails closed)", async () => {
+    const hook = join(import.meta.dirname, '..', 'hooks', 'git', 'pre-receive');
+    const update = `${repo.main} ${ZERO} refs/heads/feature/x\n`;
+    const env = { PATH: process.env.PATH, GIT_DIR: repo.dir, AJAR_GIT_REPO: 'payments', AJAR_PUSH_SESSION: 'ajps_x' };
+    // A loopback port where nothing listens.
+    const down = await run('bash', [hook], { ...env, AJAR_HOOK_URL: 'http://127.0.0.1:9' }, update);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('ajar: cannot reach Ajar at http://127.0.0.1:9');
+    expect(down.stderr).toContain('the push is refused (Ajar fails closed)');
+    // Ajar answering that it cannot decide.
+    const noSession = await run('bash', [hook], { ...env, AJAR_HOOK_URL: `http://127.0.0.1:${new URL(a.url).port}` }, update);
+    expect(noSession.code).toBe(1);
+    expect(noSession.stderr).toContain('this push has no valid Ajar session');
+    const { AJAR_PUSH_SESSION: _, ...without } = env;
+    const outside = await run('bash', [hook], { ...without, AJAR_HOOK_URL: `http://127.0.0.1:${new URL(a.url).port}` }, update);
+    expect(outside.code).toBe(1);
+    expect(outside.stderr).toContain('this push did not come through Ajar (no session)');
   });
 
   it('every push is audited with the pusher, refs, old and new ids, and the grant that allowed each', async () => {

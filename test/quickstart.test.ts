@@ -69,6 +69,12 @@ it('the quick start works from a fresh directory: serve, token, request, approve
         p.stderr.on('data', (d) => (stderr += d));
         p.on('exit', (code) => ok({ code: code ?? 1, stderr }));
       });
+    // The helper answers for the Ajar alice logged in to, and for no other host or scheme.
+    const host = new URL(url).host;
+    expect((await ajar(['credential', 'get'], {}, `protocol=http\nhost=${host}\n\n`)).stdout).toBe(`username=alice\npassword=${alice}\n`);
+    for (const other of [`protocol=http\nhost=evil.example\n`, `protocol=https\nhost=${host}\n`, `protocol=http\nhost=${host}.evil.example\n`]) {
+      expect((await ajar(['credential', 'get'], {}, `${other}\n`)).stdout, other).toBe('');
+    }
     expect((await git(['init', '-q', '--bare', '.ajar/repos/payments.git'])).code).toBe(0);
     const denied = await git(['clone', `${url}/git/payments.git`]);
     expect(denied.code).not.toBe(0);

@@ -35,7 +35,7 @@ export function decidePush(ctx: AppContext, pusher: Pusher, input: { repo: strin
     resources: (u.target && u.target !== u.ref ? [u.ref, u.target] : [u.ref]).map((name) => refResource(input.repo, name)),
     record: { ref: u.ref, target: u.target ?? null, old: u.old, new: u.new, kind: u.kind },
   }));
-  return decideChanges(ctx, pusher, { kind: 'git', repo: input.repo, changes, problems, recordKey: 'refs' });
+  return decideChanges(ctx, pusher, { kind: 'git', repo: input.repo, changes, problems, recordKey: 'refs', consumeSession: true });
 }
 
 function updateProblem(u: RefUpdate): string | undefined {

@@ -71,6 +71,13 @@ export async function authorizeRepo(
     audit: boolean;
     /** a question asked only to set up a session (may it also write?), not an attempt: no event */
     quiet?: boolean;
+    /**
+     * For a push: a reader reaches the server-side hook too, which decides each change
+     * and, refusing, names it, says the exact command to ask and files where the policy
+     * says so. Without a read grant the push is refused here, as if the repository did
+     * not exist.
+     */
+    orRead?: boolean;
     details?: Record<string, unknown>;
   },
 ): Promise<RepoAccess> {
@@ -87,6 +94,10 @@ export async function authorizeRepo(
     if (d.allow) grantId = d.grantId;
   } else {
     grantId = writeGrant(grants, input.kind, input.repo, now)?.id ?? null;
+    if (grantId === null && input.orRead) {
+      const d = decide(grants, { subject: input.subject, action: 'read', resource }, now);
+      if (d.allow) grantId = d.grantId;
+    }
   }
   const allow = grantId !== null;
   if (input.audit || (!allow && !input.quiet)) {
@@ -159,10 +170,19 @@ export interface PushDecision {
 }
 
 /** Who a hook speaks for, checked: the pusher, how they came, and who may settle what they hold. */
-async function resolvePusher(ctx: AppContext, pusher: Pusher, kind: RepoKind, repo: string, now: Date): Promise<{ subject: string; transport: Transport; owner: string } | undefined> {
+async function resolvePusher(
+  ctx: AppContext,
+  pusher: Pusher,
+  kind: RepoKind,
+  repo: string,
+  now: Date,
+  consume = false,
+): Promise<{ subject: string; transport: Transport; owner: string } | undefined> {
   if ('session' in pusher) {
     const hash = sha256(pusher.session);
-    const row = await ctx.db.selectFrom('push_sessions').selectAll().where('secret_hash', '=', hash).executeTakeFirst();
+    const row = consume
+      ? await ctx.db.deleteFrom('push_sessions').where('secret_hash', '=', hash).returningAll().executeTakeFirst()
+      : await ctx.db.selectFrom('push_sessions').selectAll().where('secret_hash', '=', hash).executeTakeFirst();
     if (!row || new Date(row.expires_at) <= now || row.repo !== `${kind}:${repo}`) return undefined;
     return { subject: row.subject, transport: row.transport as Transport, owner: `session:${hash}` };
   }
@@ -192,11 +212,21 @@ export async function settlePush(ctx: AppContext, pusher: Pusher, input: { kind:
 export async function decideChanges(
   ctx: AppContext,
   pusher: Pusher,
-  input: { kind: RepoKind; repo: string; changes: Change[]; problems: string[]; recordKey: string; check?: boolean; deferUses?: boolean },
+  input: {
+    kind: RepoKind;
+    repo: string;
+    changes: Change[];
+    problems: string[];
+    recordKey: string;
+    check?: boolean;
+    deferUses?: boolean;
+    /** the push session answers this one question (git runs pre-receive once per push) */
+    consumeSession?: boolean;
+  },
 ): Promise<PushDecision> {
   const { kind, repo } = input;
   const now = ctx.clock.now();
-  const caller = await resolvePusher(ctx, pusher, kind, repo, now);
+  const caller = await resolvePusher(ctx, pusher, kind, repo, now, input.consumeSession);
   if (!caller) return { allow: false, lines: [NO_SESSION], filed: [] };
   const { subject, transport } = caller;
   const problems = [...input.problems];

@@ -154,7 +154,10 @@ async function main(): Promise<number> {
   if (!answer.allow) return 1;
   const own = ownHook(args.url !== undefined);
   if (own) {
-    const r = spawnSync(own, [], { input, stdio: ['pipe', 'inherit', 'inherit'] });
+    // Without the push session: a repository's hook is not Ajar's to trust with it.
+    const env = { ...process.env };
+    for (const k of ['AJAR_PUSH_SESSION', 'AJAR_HOOK_URL', 'AJAR_GIT_REPO']) delete env[k];
+    const r = spawnSync(own, [], { input, env, stdio: ['pipe', 'inherit', 'inherit'] });
     return r.status ?? 1;
   }
   return 0;

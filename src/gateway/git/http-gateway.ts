@@ -49,11 +49,13 @@ export function createGitGateway(ctx: AppContext, opts: GitGatewayOptions) {
         identity: who,
         repo: parsed.repo,
         write: parsed.service === 'git-receive-pack',
+        orRead: true,
         transport: 'http',
         exists: dir !== undefined,
-        // One audit event per fetch (its ref advertisement); pushes are audited by the hook.
-        audit: parsed.advertise && parsed.service === 'git-upload-pack',
-        details: { service: parsed.service },
+        // Every step of a fetch (the ref advertisement, each upload-pack POST: a client may
+        // skip the advertisement) is audited; pushes are audited by the hook.
+        audit: parsed.service === 'git-upload-pack',
+        details: { service: parsed.service, step: parsed.advertise ? 'advertisement' : 'upload-pack', ...optional('protocol', protocol) },
       });
       if (!access.allow || !dir) return text(res, 403, access.allow ? ['refused'] : access.lines);
 

@@ -12,7 +12,7 @@ export const GIT_HOOKS_DIR = resolve(import.meta.dirname, '..', '..', '..', 'hoo
 export const GIT_DECIDE_ONLY_HOOKS_DIR = resolve(import.meta.dirname, '..', '..', '..', 'hooks', 'git-decide-only');
 
 const HANDED_ON = ['update', 'post-receive', 'post-update'];
-/** The decide-only directory holds a symlink to hooks/git/pre-receive, which npm pack leaves out: then every push gets all hooks. */
+/** The decide-only directory's pre-receive reads hooks/git/pre-receive into its shell; without it every push gets all hooks. */
 const DECIDE_ONLY_PRESENT = executable(join(GIT_DECIDE_ONLY_HOOKS_DIR, 'pre-receive'));
 
 function executable(path: string): boolean {

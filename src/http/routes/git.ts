@@ -73,7 +73,7 @@ export const gitRoutes: Route[] = [
     handler: async ({ ctx, actor, body }) => {
       if (!ctx.config.git.hookAccounts.includes(actor.name)) throw new AppError('permission_denied', `${actor.name} is not a hook account (config git.hook_accounts)`);
       const write = body.service === 'git-receive-pack';
-      const access = await authorizeRepo(ctx, { kind: 'git', subject: body.user, repo: body.repo, write, transport: 'ssh', exists: body.exists, audit: !write, details: { service: body.service } });
+      const access = await authorizeRepo(ctx, { kind: 'git', subject: body.user, repo: body.repo, write, orRead: true, transport: 'ssh', exists: body.exists, audit: !write, details: { service: body.service } });
       if (!access.allow) return access;
       const session = write ? await openPushSession(ctx, body.user, 'git', body.repo, 'ssh') : undefined;
       return { ...access, ...(session ? { session } : {}) };
