@@ -1,7 +1,6 @@
 // The composition root: the one place where config, database, clock, logger,
 // use cases, HTTP servers and workers are wired together.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { mkdirSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer, type Server } from 'node:http';
@@ -14,7 +13,7 @@ import { SENDERS } from './notify/senders.js';
 import { startOutboxWorker } from './notify/outbox.js';
 import { notifyEnvProblems } from './notify/env.js';
 import { type Config, ConfigError, loadConfigFile } from './config.js';
-import { type Clock, fileClock, systemClock } from './domain/clock.js';
+import { type Clock, clockFromEnv } from './domain/clock.js';
 import { createGitGateway } from './gateway/git/http-gateway.js';
 import { GIT_PREFIX } from './gateway/git/http-path.js';
 import { createHgGateway, HG_PREFIX } from './gateway/hg/http-gateway.js';
@@ -22,6 +21,9 @@ import { findHgPython, type HgwebWorker, startHgwebWorker } from './gateway/hg/h
 import { startSpawner } from './gateway/spawner.js';
 import { createHttpApp } from './http/server-app.js';
 import { createLogger, type Logger } from './logger.js';
+import { socketAlive } from './socket-alive.js';
+
+export { clockFromEnv };
 import { type Database, openDatabase } from './store/database.js';
 import { migrate, pendingMigrations } from './store/migrations.js';
 
@@ -30,12 +32,6 @@ export interface StoreOptions {
   databaseUrl?: string | undefined;
 }
 
-export function clockFromEnv(log?: Logger): Clock {
-  const file = process.env.AJAR_UNSAFE_CLOCK_FILE;
-  if (!file) return systemClock;
-  log?.warn({ file }, 'AJAR_UNSAFE_CLOCK_FILE is set: time is read from a file (for tests only)');
-  return fileClock(file);
-}
 
 /** Open the database, migrating the embedded one; PostgreSQL is migrated by `ajar db migrate`. */
 export async function openStore(opts: StoreOptions): Promise<Database> {
@@ -195,14 +191,3 @@ function closeServer(s: ReturnType<typeof createAdaptorServer> | Server): Promis
   });
 }
 
-export function socketAlive(path: string): Promise<boolean> {
-  if (!existsSync(path)) return Promise.resolve(false);
-  return new Promise((ok) => {
-    const s = createConnection(path);
-    s.once('connect', () => {
-      s.end();
-      ok(true);
-    });
-    s.once('error', () => ok(false));
-  });
-}

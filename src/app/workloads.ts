@@ -14,7 +14,9 @@ import { createRemoteJWKSet, decodeJwt, type JWTPayload, jwtVerify } from 'jose'
 import type { WorkloadIssuer } from '../config.js';
 import { AppError, badInput } from '../domain/errors.js';
 import { globMatch } from '../domain/glob.js';
-import { insecureUrlProblem } from '../domain/workload-claims.js';
+import { insecureUrlProblem, looksLikeJwt } from '../domain/workload-claims.js';
+
+export { looksLikeJwt };
 import { appendAudit } from './audit-log.js';
 import { type Actor, type AppContext, activeIdentity, inTransaction, newId, sha256 } from './context.js';
 
@@ -29,9 +31,6 @@ const DISCOVERY_RETRY_MS = 30_000;
 export const SESSION_PREFIX = 'ajar_';
 const SESSION_MAX_S = 12 * 3600;
 
-export function looksLikeJwt(secret: string): boolean {
-  return secret.length < 16_384 && /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/.test(secret);
-}
 
 function keySet(url: string): KeySet {
   let set = jwksCache.get(url);

@@ -6,7 +6,7 @@
 // of Ajar by retrying with backoff until the deadline.
 import type { RequestDto } from '../app/views.js';
 import { formatDuration } from '../domain/duration.js';
-import { clockFromEnv } from '../main.js';
+import { clockFromEnv } from '../domain/clock.js';
 import { callJson, CliError, type Client } from './client.js';
 
 const HEARTBEAT_S = 60;

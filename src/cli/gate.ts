@@ -6,11 +6,11 @@
 // expired or timed out or when the policy does not let it ask, 2 on errors.
 import type { Command } from 'commander';
 import type { RequestDto } from '../app/views.js';
-import { looksLikeJwt } from '../app/workloads.js';
+import { looksLikeJwt } from '../domain/workload-claims.js';
 import { sameArtifact } from '../domain/artifact.js';
 import { shellWord } from '../domain/decide.js';
 import { parseDuration } from '../domain/duration.js';
-import { clockFromEnv } from '../main.js';
+import { clockFromEnv } from '../domain/clock.js';
 import { canonicalResource, parseResource } from '../domain/resource.js';
 import { callJson, CliError, type Client, type GlobalOptions, remoteClient, remoteSettings } from './client.js';
 import { waitForAccess } from './gate-wait.js';

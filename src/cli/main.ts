@@ -1,11 +1,7 @@
 #!/usr/bin/env node
 // The `ajar` command.
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config.js';
-import { serve } from '../main.js';
-import { openDatabase } from '../store/database.js';
-import { migrate, pendingMigrations } from '../store/migrations.js';
-import { VERSION } from '../http/server-app.js';
+import { VERSION } from '../version.js';
 import { registerAccessCommands } from './access.js';
 import { registerAdminCommands } from './admin.js';
 import { registerCredentialCommands } from './credentials.js';
@@ -39,6 +35,8 @@ program
   .action(async (o) => {
     const g = globals();
     const configFile = g.config || process.env.AJAR_CONFIG;
+    // The server's code is loaded by the commands that need it, not by every command.
+    const [{ ConfigError }, { serve }] = await Promise.all([import('../config.js'), import('../main.js')]);
     try {
       if (!configFile) throw new CliError('serve needs a config file: --config FILE or AJAR_CONFIG (try examples/ajar.yaml)');
       const server = await serve({ configFile, dataDir: dataDirOf(g), databaseUrl: process.env.DATABASE_URL, port: o.port, host: o.host });
@@ -66,6 +64,7 @@ db.command('migrate')
   .option('--json', 'print JSON')
   .action(async (o) => {
     try {
+      const [{ openDatabase }, { migrate }] = await Promise.all([import('../store/database.js'), import('../store/migrations.js')]);
       const database = await openDatabase({ url: process.env.DATABASE_URL, dataDir: dataDirOf(globals()) });
       try {
         const done = await migrate(database.db);
@@ -85,6 +84,7 @@ db.command('status')
   .option('--json', 'print JSON')
   .action(async (o) => {
     try {
+      const [{ openDatabase }, { pendingMigrations }] = await Promise.all([import('../store/database.js'), import('../store/migrations.js')]);
       const database = await openDatabase({ url: process.env.DATABASE_URL, dataDir: dataDirOf(globals()) });
       try {
         const pending = await pendingMigrations(database.db);

@@ -2,9 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ConfigError, configJsonSchema, loadConfigFile } from '../config.js';
 import { referencedFiles } from '../policy/policy-file.js';
-import { policyTestJsonSchema, runPolicyTestFile, type TestOutcome } from '../policy/policy-test.js';
+import type { TestOutcome } from '../policy/policy-test.js';
 import { formatDuration } from '../domain/duration.js';
 import type { FilingExplanation } from '../policy/explain.js';
 import { parseFields } from './access.js';
@@ -112,7 +111,9 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
     .description('print the JSON Schema of the config file (policy included), for editor completion')
     .option('--policy-file', 'the schema of a policy file (policy_file: in the config) instead')
     .option('--tests', 'the schema of a policy test file (ajar policy test) instead')
-    .action((o: { policyFile?: boolean; tests?: boolean }) => {
+    .action(async (o: { policyFile?: boolean; tests?: boolean }) => {
+      // The config's code (zod, CEL) only for the commands that read files here.
+      const [{ configJsonSchema }, { policyTestJsonSchema }] = await Promise.all([import('../config.js'), import('../policy/policy-test.js')]);
       const schema = o.tests ? policyTestJsonSchema() : configJsonSchema(o.policyFile ? 'policy' : 'config');
       process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
     });
@@ -120,7 +121,8 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
     .command('test <files...>')
     .description('run policy unit tests written in YAML (given this request → this outcome); exit 1 if any fails')
     .option('--json', 'print JSON')
-    .action((files: string[], o) => {
+    .action(async (files: string[], o) => {
+      const { runPolicyTestFile } = await import('../policy/policy-test.js');
       const all: (TestOutcome & { file: string })[] = [];
       try {
         for (const file of files) all.push(...runPolicyTestFile(file).results.map((r) => ({ ...r, file })));
@@ -144,7 +146,8 @@ export function registerPolicyCommands(program: Command, g: () => GlobalOptions)
 }
 
 /** `ajar config check` and `ajar policy check`: validate, print, exit 0 or 1. */
-export function checkConfigFile(file: string, o: { json?: boolean }): never {
+export async function checkConfigFile(file: string, o: { json?: boolean }): Promise<never> {
+  const { ConfigError, loadConfigFile } = await import('../config.js');
   try {
     const c = loadConfigFile(file);
     const summary = { ok: true, identities: c.identities.size, resources: c.resources.length, rules: c.policy.rules.length, policyFile: c.policyFile ?? null };

@@ -35,3 +35,11 @@ export function manualClock(start: Date | string): Clock & { set(t: Date | strin
     },
   };
 }
+
+/** The system clock, or — for tests only, and said so in the log — the time in AJAR_UNSAFE_CLOCK_FILE. */
+export function clockFromEnv(log?: { warn(obj: object, msg: string): void }): Clock {
+  const file = process.env.AJAR_UNSAFE_CLOCK_FILE;
+  if (!file) return systemClock;
+  log?.warn({ file }, 'AJAR_UNSAFE_CLOCK_FILE is set: time is read from a file (for tests only)');
+  return fileClock(file);
+}

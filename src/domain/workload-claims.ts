@@ -46,3 +46,8 @@ export function insecureUrlProblem(text: string): string | undefined {
   if (u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) return undefined;
   return 'use https (plain http only on loopback)';
 }
+
+/** A bearer secret shaped like a JWT (a CI's OIDC token), not an Ajar token. */
+export function looksLikeJwt(secret: string): boolean {
+  return secret.length < 16_384 && /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/.test(secret);
+}

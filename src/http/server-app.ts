@@ -17,7 +17,9 @@ import { outboxRoutes } from './routes/outbox.js';
 import { requestRoutes } from './routes/requests.js';
 import { slackRoutes } from './routes/slack.js';
 
-export const VERSION = '0.1.0';
+import { VERSION } from '../version.js';
+
+export { VERSION };
 
 export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes, ...credentialRoutes, ...secretRoutes, ...outboxRoutes, ...slackRoutes, ...cliRoutes, ...workloadRoutes];
 
