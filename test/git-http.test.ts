@@ -1,10 +1,10 @@
 // Plain git against Ajar's smart-HTTP gateway: real git client, real
 // `git http-backend`, Ajar's pre-receive hook deciding each ref.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ajar, run, startAjar } from './support/ajar.js';
+import { type Ajar, isPostgres, run, startAjar } from './support/ajar.js';
 import { commit, git, gitConfig, makeRepo, repoUrl, reposOf, runGit, tempDir } from './support/git.js';
 import { rawHttp } from './support/raw-http.js';
 import { rawPush, receivePackBody, ZERO } from './support/receive-pack.js';
@@ -245,6 +245,39 @@ describe('push', () => {
     expect(refused.stderr).toContain('no active grant for push on git:payments:locked/big');
     expect(await refOf('refs/heads/locked/big')).toBeNull();
   });
+
+  // Run once (on the embedded database, the larger process): it moves 256 MB.
+  if (!isPostgres()) it('a 256 MB push streams through: the gateway and its spawner grow by far less than the push', async () => {
+    await request('git:payments', 'read');
+    await request('git:payments:feature/**', 'push');
+    const work = await clone();
+    const fd = openSync(join(work, 'big.bin'), 'w');
+    for (let i = 0; i < 256; i++) writeSync(fd, randomBytes(1024 * 1024));
+    closeSync(fd);
+    await git(['add', 'big.bin'], { cwd: work });
+    await git(['-c', 'core.compression=0', 'commit', '-q', '-m', 'big'], { cwd: work });
+    // Ajar's process and the spawner it starts (which relays git http-backend's streams).
+    const pids = () => {
+      const main = a.pid()!;
+      const children = readdirSync(`/proc/${main}/task`).flatMap((t) => readFileSync(`/proc/${main}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+      return [main, ...children.filter((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('spawner-main'))];
+    };
+    const rss = () => pids().reduce((sum, p) => sum + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024, 0);
+    expect(pids()).toHaveLength(2);
+    const before = rss();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rss())), 25);
+    try {
+      const r = await runGit(['-c', 'pack.compression=0', 'push', 'origin', 'HEAD:refs/heads/feature/big-256'], { cwd: work });
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(await refOf('refs/heads/feature/big-256')).not.toBeNull();
+    // Buffered, the 256 MB pack would show whole; streamed, the processes grow by their buffers and garbage.
+    const grew = `grew ${((peak - before) / 2 ** 20).toFixed(1)} MB from ${(before / 2 ** 20).toFixed(0)} MB`;
+    expect(peak - before, grew).toBeLessThan(96 * 1024 * 1024);
+  }, 180_000);
 
   it('names that only look like a granted ref are refused: MAIN, refs/tags/main, refs/heads/HEAD, release-x and releases/1', async () => {
     const work = await clone();

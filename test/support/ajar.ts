@@ -37,6 +37,8 @@ export interface Ajar {
   sql(text: string, params?: unknown[]): Promise<any[]>;
   serverLog(): string;
   signal(sig: NodeJS.Signals): void;
+  /** the process id of the running server */
+  pid(): number | undefined;
   /** kill -9 the server (no shutdown at all) and wait until it is gone */
   crash(): Promise<void>;
 }
@@ -202,6 +204,7 @@ export async function startAjar(opts: { config?: string; clock?: string; shareDa
       }
     },
     serverLog: () => log,
+    pid: () => proc?.pid,
     signal: (sig) => {
       proc?.kill(sig);
     },
