@@ -191,7 +191,7 @@ describe('Slack', () => {
   it('Slack errors and timeouts are retried or dead-lettered, shown by `ajar outbox`, and neither token nor secret reaches the log', { timeout: 90_000 }, async () => {
     // What earlier tests left in flight (a requester told of an approval) must not take the failures meant for this request.
     await eventually('nothing left to send', async () => !(await ajar.json(['outbox'])).deliveries.some((d: any) => d.channel === 'slack' && (d.state === 'pending' || d.state === 'sending')));
-    slack.failNext('chat.postMessage', 500, 3);
+    slack.failNext('chat.postMessage', 500, 3, 'release/3.6');
     const r = await ajar.json(['request', '-r', 'git:payments:release/3.6', '-a', 'push', '--reason', 'release 3.6'], { as: 'alice' });
     const waiting = await eventually('failed deliveries listed', async () => {
       const o = await ajar.json(['outbox']);
@@ -203,7 +203,7 @@ describe('Slack', () => {
     ajar.advance(60);
     await eventually('delivered after the backoff', () => messagesAbout(r.id).length === 3);
     // A permanent error (a channel that does not exist) is a dead letter at once.
-    slack.failNext('chat.postMessage', 'channel_not_found', 1);
+    slack.failNext('chat.postMessage', 'channel_not_found', 1, 'release/3.7');
     const r2 = await ajar.json(['request', '-r', 'git:payments:release/3.7', '-a', 'push', '--reason', 'release 3.7'], { as: 'alice' });
     const dead = await eventually('a dead letter', async () => (await ajar.json(['outbox', '--state', 'dead'])).deliveries.find((d: any) => d.lastError?.includes('channel_not_found')));
     expect(dead.attempts).toBe(1);
@@ -213,7 +213,7 @@ describe('Slack', () => {
     expect(retried.state).toBe('pending');
     await eventually('the retried one delivered', () => messagesAbout(r2.id).length === 3);
     // A Slack that does not answer: timed out and retried, not lost.
-    slack.failNext('chat.postMessage', 'hang', 1);
+    slack.failNext('chat.postMessage', 'hang', 1, 'release/3.8');
     const r3 = await ajar.json(['request', '-r', 'git:payments:release/3.8', '-a', 'push', '--reason', 'release 3.8'], { as: 'alice' });
     const slow = await eventually('a timed-out attempt', async () => (await ajar.json(['outbox', '--state', 'failed'])).deliveries.find((d: any) => d.lastError === 'slack chat.postMessage: no answer within 10s'), 30_000);
     expect(slow.state).toBe('pending');
@@ -221,7 +221,7 @@ describe('Slack', () => {
     await eventually('delivered after the timeout', () => messagesAbout(r3.id).length === 3, 30_000);
     // Rate limited: retried after Slack's Retry-After (longer than the backoff), not dead.
     await quiet();
-    slack.failNext('chat.postMessage', { status: 429, retryAfter: '120' }, 3);
+    slack.failNext('chat.postMessage', { status: 429, retryAfter: '120' }, 3, 'release/3.9');
     const r4 = await ajar.json(['request', '-r', 'git:payments:release/3.9', '-a', 'push', '--reason', 'release 3.9'], { as: 'alice' });
     const limited = await eventually('rate-limited deliveries', async () => {
       const mine = (await ajar.json(['outbox'])).deliveries.filter((d: any) => d.channel === 'slack' && d.lastError === 'slack chat.postMessage: HTTP 429' && d.state === 'pending');

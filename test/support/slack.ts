@@ -17,8 +17,8 @@ export interface FakeSlack {
   /** every message posted, updated in place by chat.update */
   messages: SlackMessage[];
   views: { trigger_id: string; view: any }[];
-  /** make the next `times` calls of `method` fail (see SlackFailure) */
-  failNext(method: string, how: SlackFailure, times?: number): void;
+  /** make the next `times` calls of `method` fail (see SlackFailure); with `about`, only calls whose arguments mention it */
+  failNext(method: string, how: SlackFailure, times?: number, about?: string): void;
   /** answer the next `times` calls of `method` normally, but only after `ms` */
   delayNext(method: string, ms: number, times?: number): void;
   /** a trigger_id that views.open will accept once, within 3 seconds (as on Slack) */
@@ -52,7 +52,9 @@ export async function startFakeSlack(opts: { token: string; users: Record<string
   const calls: SlackCall[] = [];
   const messages: SlackMessage[] = [];
   const views: { trigger_id: string; view: any }[] = [];
-  const failures = new Map<string, { how: SlackFailure; left: number }[]>();
+  // `about`: only calls whose arguments mention it take the failure (a late message about
+  // an earlier test's request must not use up the failures meant for this one).
+  const failures = new Map<string, { how: SlackFailure; left: number; about?: string | undefined }[]>();
   const delays = new Map<string, { ms: number; left: number }[]>();
   const triggers = new Map<string, number>(); // trigger_id -> issued at
   const members = Object.entries(opts.users).map(([email, m]) => ({ email, ...(typeof m === 'string' ? { id: m } : m) }));
@@ -182,7 +184,7 @@ export async function startFakeSlack(opts: { token: string; users: Record<string
 
     const queue = failures.get(method);
     const fail = queue?.[0];
-    if (fail) {
+    if (fail && (fail.about === undefined || JSON.stringify(args).includes(fail.about))) {
       if (--fail.left <= 0) queue!.shift();
       const how = fail.how;
       if (how === 'hang') return 'hang';
@@ -225,9 +227,9 @@ export async function startFakeSlack(opts: { token: string; users: Record<string
     calls,
     messages,
     views,
-    failNext(method, how, times = 1) {
+    failNext(method, how, times = 1, about) {
       const queue = failures.get(method) ?? [];
-      queue.push({ how, left: times });
+      queue.push({ how, left: times, about });
       failures.set(method, queue);
     },
     delayNext(method, ms, times = 1) {
