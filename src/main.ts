@@ -22,8 +22,6 @@ import { startSpawner } from './gateway/spawner.js';
 import { createHttpApp } from './http/server-app.js';
 import { createLogger, type Logger } from './logger.js';
 import { socketAlive } from './socket-alive.js';
-
-export { clockFromEnv };
 import { type Database, openDatabase } from './store/database.js';
 import { migrate, pendingMigrations } from './store/migrations.js';
 

@@ -88,17 +88,11 @@ export async function authorizeRepo(
   const who = input.identity?.name === input.subject ? input.identity : await activeIdentity(ctx, ctx.db, input.subject);
   const known = who !== undefined && input.exists && isManagedRepo(ctx, input.kind, input.repo);
   const grants = known ? await openGrants(ctx.db, input.subject, now, false) : [];
-  let grantId: string | null = null;
-  if (!input.write) {
+  const readGrant = (): string | null => {
     const d = decide(grants, { subject: input.subject, action: 'read', resource }, now);
-    if (d.allow) grantId = d.grantId;
-  } else {
-    grantId = writeGrant(grants, input.kind, input.repo, now)?.id ?? null;
-    if (grantId === null && input.orRead) {
-      const d = decide(grants, { subject: input.subject, action: 'read', resource }, now);
-      if (d.allow) grantId = d.grantId;
-    }
-  }
+    return d.allow ? d.grantId : null;
+  };
+  const grantId = !input.write ? readGrant() : (writeGrant(grants, input.kind, input.repo, now)?.id ?? (input.orRead ? readGrant() : null));
   const allow = grantId !== null;
   if (input.audit || (!allow && !input.quiet)) {
     const event: AuditInput = {

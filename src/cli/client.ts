@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { clockFromEnv } from '../domain/clock.js';
 import { socketAlive } from '../socket-alive.js';
 
 export interface Reply {
@@ -133,7 +134,7 @@ export async function localClient(g: GlobalOptions): Promise<Client> {
   }
   // The server's code, loaded only here: a command that talks to Ajar over the network
   // starts without it (a fraction of the time).
-  const [{ localAdmin }, { ConfigError, loadConfigFile }, { createLogger }, { clockFromEnv, makeContext, openStore }, { createHttpApp }] = await Promise.all([
+  const [{ localAdmin }, { ConfigError, loadConfigFile }, { createLogger }, { makeContext, openStore }, { createHttpApp }] = await Promise.all([
     import('../app/context.js'),
     import('../config.js'),
     import('../logger.js'),

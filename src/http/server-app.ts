@@ -16,10 +16,7 @@ import { policyRoutes } from './routes/policy.js';
 import { outboxRoutes } from './routes/outbox.js';
 import { requestRoutes } from './routes/requests.js';
 import { slackRoutes } from './routes/slack.js';
-
 import { VERSION } from '../version.js';
-
-export { VERSION };
 
 export const ROUTES: Route[] = [...metaRoutes, ...identityRoutes, ...requestRoutes, ...grantRoutes, ...policyRoutes, ...auditRoutes, ...gitRoutes, ...hgRoutes, ...credentialRoutes, ...secretRoutes, ...outboxRoutes, ...slackRoutes, ...cliRoutes, ...workloadRoutes];
 
